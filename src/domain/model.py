@@ -1,0 +1,255 @@
+"""Value objects of the domain: users, identities, claims and login results."""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+LOCAL_PROVIDER = "local"
+WORKOS_PROVIDER = "workos"
+DEFAULT_TIER = "free"
+
+_OAUTH_SUFFIX = "oauth"
+
+
+def normalize_provider(raw: str) -> str:
+    """``GoogleOAuth`` -> ``google``, ``GithubOAuth``/``GitHubOAuth`` -> ``github``."""
+    name = raw.strip().lower()
+    if name.endswith(_OAUTH_SUFFIX) and len(name) > len(_OAUTH_SUFFIX):
+        name = name[: -len(_OAUTH_SUFFIX)]
+    return name
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def display_name_for(first_name: str | None, last_name: str | None, email: str) -> str:
+    """The non-null names joined by a space, else the email's local part."""
+    name = " ".join(n.strip() for n in (first_name, last_name) if n and n.strip())
+    return name or email.split("@", 1)[0]
+
+
+def new_user_id() -> str:
+    """A random, opaque platform user id."""
+    return "usr_" + secrets.token_hex(16)
+
+
+def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{attribute.name} must be a non-empty string")
+
+
+def _whole_seconds(value: Any) -> int:
+    """Stores hand back Decimal or float; the domain keeps whole seconds."""
+    if isinstance(value, bool):
+        raise TypeError("a timestamp cannot be a bool")
+    if isinstance(value, int):
+        return value
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("a timestamp must be finite")
+    return math.floor(number)
+
+
+@attrs.frozen(order=True)
+class Identity:
+    """One account at one identity provider: ``(provider, subject)``."""
+
+    provider: str = attrs.field(validator=_non_empty)
+    subject: str = attrs.field(validator=_non_empty)
+
+    @classmethod
+    def local(cls, email: str) -> Identity:
+        return cls(LOCAL_PROVIDER, normalize_email(email))
+
+    @classmethod
+    def workos(cls, workos_user_id: str) -> Identity:
+        return cls(WORKOS_PROVIDER, workos_user_id)
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}#{self.subject}"
+
+
+@attrs.frozen
+class IdentityProfile:
+    """What an identity provider tells us about the person who just logged in.
+
+    ``alias`` is the provider-scoped account (``("workos", <WorkOS user id>)``);
+    ``identity`` is the raw upstream identity when the provider named one.
+    ``identity_lookup_failed`` is true when asking for the raw identity FAILED,
+    as opposed to answering that there is none.
+    """
+
+    alias: Identity
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    identity: Identity | None = None
+    identity_lookup_failed: bool = False
+    email_verified: bool | None = None
+
+    @property
+    def display_name(self) -> str:
+        return display_name_for(self.first_name, self.last_name, self.email)
+
+    @property
+    def workos_user_id(self) -> str | None:
+        return self.alias.subject if self.alias.provider == WORKOS_PROVIDER else None
+
+    @property
+    def primary(self) -> Identity:
+        """The identity recorded as ``oauth_provider``/``oauth_provider_sub``."""
+        if self.identity is not None and not self.identity_lookup_failed:
+            return self.identity
+        return self.alias
+
+
+_KNOWN_FIELDS = (
+    "user_id",
+    "email",
+    "display_name",
+    "oauth_provider",
+    "oauth_provider_sub",
+    "workos_user_id",
+    "tier",
+    "disabled",
+    "created_at",
+    "updated_at",
+    "tokens_valid_after",
+)
+
+
+@attrs.frozen
+class User:
+    """A platform user. ``user_id`` is random, opaque and never changes."""
+
+    user_id: str = attrs.field(validator=_non_empty)
+    email: str
+    display_name: str
+    oauth_provider: str
+    oauth_provider_sub: str
+    workos_user_id: str | None = None
+    tier: str = DEFAULT_TIER
+    disabled: bool = False
+    created_at: int = attrs.field(default=0, converter=_whole_seconds)
+    updated_at: int = attrs.field(default=0, converter=_whole_seconds)
+    tokens_valid_after: int = attrs.field(default=0, converter=_whole_seconds)
+
+    @classmethod
+    def new(cls, user_id: str, profile: IdentityProfile, now: int) -> User:
+        primary = profile.primary
+        return cls(
+            user_id=user_id,
+            email=profile.email,
+            display_name=profile.display_name,
+            oauth_provider=primary.provider,
+            oauth_provider_sub=primary.subject,
+            workos_user_id=profile.workos_user_id,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> User:
+        """Build from a stored record; unknown attributes are ignored."""
+        workos_user_id = item.get("workos_user_id")
+        return cls(
+            user_id=str(item["user_id"]),
+            email=str(item.get("email", "")),
+            display_name=str(item.get("display_name", "")),
+            oauth_provider=str(item.get("oauth_provider", "")),
+            oauth_provider_sub=str(item.get("oauth_provider_sub", "")),
+            workos_user_id=None if workos_user_id is None else str(workos_user_id),
+            tier=str(item.get("tier") or DEFAULT_TIER),
+            disabled=bool(item.get("disabled", False)),
+            created_at=item.get("created_at", 0),
+            updated_at=item.get("updated_at", 0),
+            tokens_valid_after=item.get("tokens_valid_after", 0),
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        """The record as plain values (None values left out)."""
+        values = attrs.asdict(self)
+        return {k: values[k] for k in _KNOWN_FIELDS if values[k] is not None}
+
+    def token_issued_at(self, now: float) -> int:
+        """``iat`` for a token minted now: never before ``tokens_valid_after``."""
+        return max(math.floor(now), self.tokens_valid_after)
+
+    def profile_changes(self, profile: IdentityProfile) -> dict[str, str]:
+        """The profile attributes that differ from what the IdP says now."""
+        changes = {}
+        if profile.email and profile.email != self.email:
+            changes["email"] = profile.email
+        if profile.display_name and profile.display_name != self.display_name:
+            changes["display_name"] = profile.display_name
+        return changes
+
+
+@attrs.frozen
+class TokenClaims:
+    """The verified claims of a platform token."""
+
+    sub: str
+    iss: str
+    aud: str
+    iat: int
+    exp: int
+    jti: str
+    kid: str
+    nbf: int | None = None
+
+
+@attrs.frozen
+class AuthenticatedUser:
+    """Who made this request: the user and the record it was checked against."""
+
+    user_id: str
+    email: str
+    display_name: str
+    tier: str
+    record: User
+
+    @classmethod
+    def from_user(cls, user: User) -> AuthenticatedUser:
+        return cls(
+            user_id=user.user_id,
+            email=user.email,
+            display_name=user.display_name,
+            tier=user.tier,
+            record=user,
+        )
+
+    def public_dict(self) -> dict[str, str]:
+        """The user object every entrypoint answers with."""
+        return {
+            "user_id": self.user_id,
+            "email": self.email,
+            "display_name": self.display_name,
+            "tier": self.tier,
+        }
+
+
+@attrs.frozen
+class LoginResult:
+    """A finished login: a platform token and the user it names."""
+
+    token: str = attrs.field(repr=False)
+    expires_in: int
+    user: AuthenticatedUser
+    created: bool
+
+
+_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+
+
+def is_valid_code_verifier(verifier: object) -> bool:
+    """RFC 7636: 43 to 128 characters of ``[A-Za-z0-9-._~]``."""
+    return isinstance(verifier, str) and _VERIFIER.fullmatch(verifier) is not None

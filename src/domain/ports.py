@@ -1,0 +1,113 @@
+"""The ports: what the domain needs from the outside world, by role.
+
+Adapters satisfy these protocols structurally; none inherits from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from .model import Identity, IdentityProfile, TokenClaims, User
+
+
+class Clock(Protocol):
+    """Wall-clock time in seconds since the epoch."""
+
+    def now(self) -> float: ...
+
+
+class TokenSigner(Protocol):
+    """Mints and verifies platform tokens."""
+
+    @property
+    def token_ttl(self) -> int:
+        """Lifetime of the tokens ``create_token`` mints, in seconds."""
+        ...
+
+    def create_token(self, subject: str, *, min_issued_at: int = 0) -> str:
+        """Mint a token for ``subject`` with ``iat >= min_issued_at``.
+
+        Raises:
+            NotConfigured: there is no signing key (a verify-only key ring).
+        """
+        ...
+
+    def validate_token(self, token: str) -> TokenClaims:
+        """Verify signature, algorithm, issuer, audience and time claims.
+
+        Raises:
+            TokenExpired: ``exp`` has passed (beyond the leeway).
+            InvalidToken: anything else is wrong with the token.
+        """
+        ...
+
+    def jwks(self) -> Mapping[str, Any]:
+        """The public verification keys as a JWK Set."""
+        ...
+
+
+class IdentityProvider(Protocol):
+    """An OAuth identity provider reached at login only, never per request."""
+
+    def authorization_url(
+        self,
+        *,
+        state: str,
+        code_challenge: str,
+        redirect_uri: str | None = None,
+        login_hint: str | None = None,
+        screen_hint: str | None = None,
+    ) -> str:
+        """Where to send the browser to log in (PKCE S256)."""
+        ...
+
+    def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
+        """Trade a single-use authorization code for the person's profile.
+
+        Raises:
+            LoginFailed: the code is expired, reused or does not match the verifier.
+            LoginStepRequired: the provider needs another step first.
+            IdPError: the provider answered with an error or nonsense.
+            IdPUnavailable: the provider could not be reached in time.
+        """
+        ...
+
+
+class UserRepository(Protocol):
+    """Users and the identities that map to them.
+
+    An identity maps to exactly one user under any concurrency. Every method may
+    raise ``StoreUnavailable``; the updating methods raise ``UnknownUser`` for a
+    missing user and never create a half-written one.
+    """
+
+    def get(self, user_id: str) -> User | None: ...
+
+    def find_by_identity(self, identity: Identity) -> User | None: ...
+
+    def create(self, user: User, identities: Sequence[Identity]) -> tuple[User, bool]:
+        """Store ``user`` holding ``identities`` unless one of them is taken.
+
+        Returns ``(user, True)`` when this call created it, or ``(winner, False)``
+        when a concurrent writer claimed the first identity first.
+        """
+        ...
+
+    def link_identity(self, user_id: str, identity: Identity) -> User:
+        """Map ``identity`` to ``user_id`` and record it as the user's provider.
+
+        Returns the user the identity maps to afterwards, which is another
+        user when that one claimed it first.
+        """
+        ...
+
+    def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
+        """Set only the changed ``email``/``display_name`` attributes."""
+        ...
+
+    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
+        """Raise ``tokens_valid_after`` to ``value``; never lower it."""
+        ...
+
+    def set_disabled(self, user_id: str, disabled: bool) -> User: ...

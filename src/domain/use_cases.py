@@ -1,0 +1,239 @@
+"""The use cases: each a frozen callable whose fields are ports."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Callable
+
+import attrs
+
+from .bearer import parse_authorization_header
+from .errors import (
+    AuthError,
+    InvalidCallback,
+    NotConfigured,
+    TokenRevoked,
+    UnknownUser,
+    UserDisabled,
+)
+from .model import (
+    AuthenticatedUser,
+    Identity,
+    IdentityProfile,
+    LoginResult,
+    User,
+    is_valid_code_verifier,
+    new_user_id,
+)
+from .ports import Clock, IdentityProvider, TokenSigner, UserRepository
+
+logger = logging.getLogger("wikibot_auth")
+
+MAX_CODE_LENGTH = 2048
+
+
+def check_user(user: User | None, issued_at: int) -> AuthenticatedUser:
+    """The revocation rules, applied to whichever record is at hand.
+
+    Raises:
+        UnknownUser, UserDisabled, TokenRevoked
+    """
+    if user is None:
+        raise UnknownUser()
+    if user.disabled:
+        raise UserDisabled()
+    if issued_at < user.tokens_valid_after:
+        raise TokenRevoked()
+    return AuthenticatedUser.from_user(user)
+
+
+@attrs.frozen
+class Authenticate:
+    """``authenticate(authorization_header) -> AuthenticatedUser``.
+
+    Raises:
+        MissingToken, InvalidRequest: the header is absent or malformed.
+        InvalidToken, TokenExpired, TokenRevoked: the token is not acceptable.
+        UnknownUser, UserDisabled: the token names no usable user.
+        StoreUnavailable: the user store could not be read.
+    """
+
+    token_signer: TokenSigner
+    user_repository: UserRepository
+
+    def __call__(self, authorization_header: str | None) -> AuthenticatedUser:
+        return self.token(parse_authorization_header(authorization_header))
+
+    def token(self, token: str) -> AuthenticatedUser:
+        """Authenticate a bare token (e.g. one read from the token cookie)."""
+        try:
+            claims = self.token_signer.validate_token(token)
+            return check_user(self.user_repository.get(claims.sub), claims.iat)
+        except AuthError as exc:
+            if logger.isEnabledFor(logging.DEBUG):
+                digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+                logger.debug("token rejected: code=%s sha256=%s", exc.code, digest[:8])
+            raise
+
+
+@attrs.frozen
+class ExchangeAuthCode:
+    """``exchange_auth_code(code, code_verifier) -> LoginResult``.
+
+    IdP code exchange, identity resolution (one person never becomes two
+    users), profile sync, then a platform token.
+
+    Raises:
+        NotConfigured: no identity provider is configured.
+        InvalidCallback: the code or PKCE verifier is malformed.
+        LoginFailed, LoginStepRequired, IdPError, IdPUnavailable: from the IdP.
+        UserDisabled: the user exists and is disabled.
+        StoreUnavailable: the user store could not be used.
+    """
+
+    identity_provider: IdentityProvider | None
+    user_repository: UserRepository
+    token_signer: TokenSigner
+    clock: Clock
+    new_user_id: Callable[[], str] = new_user_id
+
+    def __call__(self, code: str, code_verifier: str) -> LoginResult:
+        try:
+            result = self._login(code, code_verifier)
+        except AuthError as exc:
+            logger.info("login failed: code=%s", exc.code)
+            raise
+        logger.info(
+            "login succeeded: user_id=%s provider=%s created=%s",
+            result.user.user_id,
+            result.user.record.oauth_provider,
+            result.created,
+        )
+        return result
+
+    def _login(self, code: str, code_verifier: str) -> LoginResult:
+        if self.identity_provider is None:
+            raise NotConfigured("no identity provider is configured")
+        if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+            raise InvalidCallback("the authorization code is missing or malformed")
+        if not is_valid_code_verifier(code_verifier):
+            raise InvalidCallback("the PKCE code verifier is missing or malformed")
+        profile = self.identity_provider.exchange_code(code, code_verifier)
+        user, created = self._resolve(profile)
+        if user.disabled:
+            raise UserDisabled()
+        changes = user.profile_changes(profile)
+        if changes and not created:
+            user = self.user_repository.update_profile(user.user_id, changes)
+        token = self.token_signer.create_token(
+            user.user_id, min_issued_at=user.tokens_valid_after
+        )
+        return LoginResult(
+            token=token,
+            expires_in=self.token_signer.token_ttl,
+            user=AuthenticatedUser.from_user(user),
+            created=created,
+        )
+
+    def _resolve(self, profile: IdentityProfile) -> tuple[User, bool]:
+        repo = self.user_repository
+        raw = profile.identity
+        if profile.identity_lookup_failed:
+            logger.warning(
+                "identity lookup failed; resolving by the %s alias only",
+                profile.alias.provider,
+            )
+            raw = None
+        if raw == profile.alias:
+            raw = None
+        if raw is not None:
+            found = repo.find_by_identity(raw)
+            if found is not None:
+                return found, False
+        by_alias = repo.find_by_identity(profile.alias)
+        if by_alias is not None:
+            if raw is not None:
+                return repo.link_identity(by_alias.user_id, raw), False
+            return by_alias, False
+        now = math.floor(self.clock.now())
+        identities: list[Identity] = (
+            [profile.alias] if raw is None else [raw, profile.alias]
+        )
+        return repo.create(User.new(self.new_user_id(), profile, now), identities)
+
+
+@attrs.frozen
+class AuthorizationUrl:
+    """``authorization_url(state, code_challenge, ...) -> str``.
+
+    Raises:
+        NotConfigured: no identity provider is configured.
+    """
+
+    identity_provider: IdentityProvider | None
+
+    def __call__(
+        self,
+        state: str,
+        code_challenge: str,
+        *,
+        redirect_uri: str | None = None,
+        login_hint: str | None = None,
+        screen_hint: str | None = None,
+    ) -> str:
+        if self.identity_provider is None:
+            raise NotConfigured("no identity provider is configured")
+        return self.identity_provider.authorization_url(
+            state=state,
+            code_challenge=code_challenge,
+            redirect_uri=redirect_uri,
+            login_hint=login_hint,
+            screen_hint=screen_hint,
+        )
+
+
+@attrs.frozen
+class SignOutEverywhere:
+    """``sign_out_everywhere(user_id) -> User``: revoke every token issued so far.
+
+    Sets ``tokens_valid_after = floor(now) + 1`` (never lowering it), so a token
+    minted in this second is revoked and the next login is not.
+
+    Raises:
+        UnknownUser: no such user.
+        StoreUnavailable: the user store could not be written.
+    """
+
+    user_repository: UserRepository
+    clock: Clock
+
+    def __call__(self, user_id: str) -> User:
+        user = self.user_repository.set_tokens_valid_after(
+            user_id, math.floor(self.clock.now()) + 1
+        )
+        logger.info("signed out everywhere: user_id=%s", user_id)
+        return user
+
+
+@attrs.frozen
+class SetUserDisabled:
+    """Disable (also signing out everywhere) or enable a user: an operator's act.
+
+    Raises:
+        UnknownUser: no such user.
+        StoreUnavailable: the user store could not be written.
+    """
+
+    user_repository: UserRepository
+    clock: Clock
+
+    def __call__(self, user_id: str, disabled: bool) -> User:
+        user = self.user_repository.set_disabled(user_id, disabled)
+        if disabled:
+            user = SignOutEverywhere(self.user_repository, self.clock)(user_id)
+        logger.info(
+            "user %s: user_id=%s", "disabled" if disabled else "enabled", user_id
+        )
+        return user
