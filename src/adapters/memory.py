@@ -1,0 +1,195 @@
+"""Complete in-memory adapters: for tests, the development server and property tests.
+
+They are real implementations of their ports (thread-safe, with the same
+guarantees as the persistent ones), and record what happened instead of
+asserting calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from ..domain.errors import AuthError, LoginFailed, UnknownUser
+from ..domain.model import Identity, IdentityProfile, User
+from ..domain.pkce import verifier_matches
+
+
+class FixedClock:
+    """A ``Clock`` that moves only when told to."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return self._now
+
+    def set(self, now: float) -> None:
+        with self._lock:
+            self._now = now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+class InMemoryUserRepository:
+    """The ``UserRepository`` port in a dict, under one lock.
+
+    Records are kept as plain items, so attributes this library does not know
+    survive every update, as they do in the persistent stores.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._users: dict[str, dict[str, Any]] = {}
+        self._identities: dict[Identity, str] = {}
+        self.writes: list[tuple[str, str]] = []
+
+    def get(self, user_id: str) -> User | None:
+        with self._lock:
+            item = self._users.get(user_id)
+            return None if item is None else User.from_item(item)
+
+    def find_by_identity(self, identity: Identity) -> User | None:
+        with self._lock:
+            user_id = self._identities.get(identity)
+            return None if user_id is None else self.get(user_id)
+
+    def create(self, user: User, identities: Sequence[Identity]) -> tuple[User, bool]:
+        if not identities:
+            raise ValueError("a user is created with at least one identity")
+        with self._lock:
+            for identity in identities:
+                owner = self._identities.get(identity)
+                if owner is not None:
+                    winner = self.get(owner)
+                    assert winner is not None  # noqa: S101 - written together below
+                    return winner, False
+            for identity in identities:
+                self._identities[identity] = user.user_id
+            self._users[user.user_id] = user.to_item()
+            self.writes.append(("create", user.user_id))
+            return user, True
+
+    def link_identity(self, user_id: str, identity: Identity) -> User:
+        with self._lock:
+            owner = self._identities.get(identity)
+            if owner is not None and owner != user_id:
+                winner = self.get(owner)
+                if winner is not None:
+                    return winner
+            item = self._item(user_id)
+            self._identities[identity] = user_id
+            item["oauth_provider"] = identity.provider
+            item["oauth_provider_sub"] = identity.subject
+            self.writes.append(("link_identity", user_id))
+            return User.from_item(item)
+
+    def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
+        unknown = set(changes) - {"email", "display_name"}
+        if unknown:
+            raise ValueError(f"not profile attributes: {sorted(unknown)}")
+        with self._lock:
+            item = self._item(user_id)
+            item.update(changes)
+            self.writes.append(("update_profile", user_id))
+            return User.from_item(item)
+
+    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
+        with self._lock:
+            item = self._item(user_id)
+            item["tokens_valid_after"] = max(
+                int(item.get("tokens_valid_after", 0)), value
+            )
+            self.writes.append(("set_tokens_valid_after", user_id))
+            return User.from_item(item)
+
+    def set_disabled(self, user_id: str, disabled: bool) -> User:
+        with self._lock:
+            item = self._item(user_id)
+            item["disabled"] = disabled
+            self.writes.append(("set_disabled", user_id))
+            return User.from_item(item)
+
+    def raw_item(self, user_id: str) -> dict[str, Any] | None:
+        """The stored item as is (for operators' tooling and tests)."""
+        with self._lock:
+            item = self._users.get(user_id)
+            return None if item is None else dict(item)
+
+    def put_raw_item(self, item: Mapping[str, Any]) -> None:
+        """Store an item as is, as an operator editing the table would."""
+        with self._lock:
+            self._users[str(item["user_id"])] = dict(item)
+
+    def user_count(self) -> int:
+        with self._lock:
+            return len(self._users)
+
+    def _item(self, user_id: str) -> dict[str, Any]:
+        item = self._users.get(user_id)
+        if item is None:
+            raise UnknownUser()
+        return item
+
+
+class ScriptedIdentityProvider:
+    """An ``IdentityProvider`` driven by a script of codes and their outcomes.
+
+    ``script(code, outcome, code_challenge=...)`` registers a single-use code
+    whose exchange yields a profile or raises an ``AuthError``.
+    """
+
+    def __init__(self, authorize_url: str = "https://idp.invalid/authorize") -> None:
+        self._authorize_url = authorize_url
+        self._lock = threading.Lock()
+        self._codes: dict[str, tuple[IdentityProfile | AuthError, str | None]] = {}
+        self.exchanges = 0
+
+    def script(
+        self,
+        code: str,
+        outcome: IdentityProfile | AuthError,
+        *,
+        code_challenge: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._codes[code] = (outcome, code_challenge)
+
+    def authorization_url(
+        self,
+        *,
+        state: str,
+        code_challenge: str,
+        redirect_uri: str | None = None,
+        login_hint: str | None = None,
+        screen_hint: str | None = None,
+    ) -> str:
+        params = {
+            "response_type": "code",
+            "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+            "redirect_uri": redirect_uri,
+            "login_hint": login_hint,
+            "screen_hint": screen_hint,
+        }
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        return f"{self._authorize_url}?{query}"
+
+    def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
+        with self._lock:
+            self.exchanges += 1
+            entry = self._codes.pop(code, None)
+        if entry is None:
+            raise LoginFailed("unknown or already used authorization code")
+        outcome, challenge = entry
+        if challenge is not None and not verifier_matches(code_verifier, challenge):
+            raise LoginFailed("the PKCE verifier does not match")
+        if isinstance(outcome, AuthError):
+            raise outcome
+        return outcome
