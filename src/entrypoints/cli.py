@@ -1,0 +1,177 @@
+"""The ``wikibot-auth`` command line.
+
+Exit codes come from ``wire.py``: 0 ok, 1 rejected (a bad token), 2 usage or
+configuration error, 3 a dependency is down, 4 internal error. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from dependency_injector import providers
+
+from ..adapters.rs256 import generate_private_key, thumbprint, write_private_key
+from ..domain.errors import AuthError
+from .containers import Container, create_container
+from .keys import key_ring_from_file
+from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
+
+logger = logging.getLogger("wikibot_auth")
+
+MAX_STDIN_TOKEN = 1 << 20
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would sys.exit(2)
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _token_options() -> _Parser:
+    common = _Parser(add_help=False)
+    common.add_argument("--issuer", help="token iss (default: $WIKIBOT_AUTH_ISSUER)")
+    common.add_argument(
+        "--audience", help="token aud (default: $WIKIBOT_AUTH_AUDIENCE)"
+    )
+    common.add_argument("--leeway", type=int, help="clock skew, 1-300 s")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="wikibot-auth", description="wikibot.io authentication core")
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+    common = _token_options()
+
+    keygen = commands.add_parser(
+        "keygen", help="generate an RSA signing key (PEM, 0600)"
+    )
+    keygen.add_argument(
+        "--out", required=True, type=Path, help="where to write the PEM"
+    )
+    keygen.add_argument("--bits", type=int, choices=(2048, 3072, 4096), default=2048)
+    keygen.add_argument(
+        "--force", action="store_true", help="overwrite an existing file"
+    )
+    keygen.set_defaults(run=_keygen)
+
+    token = commands.add_parser("token", help="mint or verify platform tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    mint = token_commands.add_parser("mint", parents=[common], help="mint a token")
+    mint.add_argument("--key", required=True, help="private key PEM")
+    mint.add_argument("--sub", required=True, help="the user id the token names")
+    mint.add_argument("--ttl", type=int, help="lifetime in seconds")
+    mint.set_defaults(run=_mint)
+    verify = token_commands.add_parser(
+        "verify", parents=[common], help="verify a token; print its claims as JSON"
+    )
+    verify.add_argument(
+        "--key", required=True, help="private or public key PEM (or JWKS)"
+    )
+    verify.add_argument("token", help="the token, or - to read it from standard input")
+    verify.set_defaults(run=_verify)
+
+    jwks = commands.add_parser("jwks", parents=[common], help="print the JWK Set")
+    jwks.add_argument(
+        "--key", required=True, help="private or public key PEM (or JWKS)"
+    )
+    jwks.set_defaults(run=_jwks)
+    return parser
+
+
+def _container(args: argparse.Namespace, **overrides: Any) -> Container:
+    container = create_container(
+        issuer=getattr(args, "issuer", None),
+        audience=getattr(args, "audience", None),
+        leeway=getattr(args, "leeway", None),
+        **overrides,
+    )
+    if getattr(args, "key", None):
+        container.key_ring.override(providers.Object(key_ring_from_file(args.key)))
+    return container
+
+
+def _keygen(args: argparse.Namespace, out: TextIO) -> int:
+    path: Path = args.out
+    if path.exists() and not args.force:
+        raise _UsageError(f"{path} exists; pass --force to overwrite it")
+    key = generate_private_key(args.bits)
+    write_private_key(path, key, force=args.force)
+    print(thumbprint(key.public_key()), file=out)
+    return EXIT_OK
+
+
+def _mint(args: argparse.Namespace, out: TextIO) -> int:
+    overrides = {} if args.ttl is None else {"token_ttl": args.ttl}
+    if args.ttl is not None and args.ttl <= 0:
+        raise _UsageError("--ttl must be a positive number of seconds")
+    signer = _container(args, **overrides).token_signer()
+    print(signer.create_token(args.sub), file=out)
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    token = args.token
+    if token == "-":  # noqa: S105 - the stdin marker, not a secret
+        token = sys.stdin.read(MAX_STDIN_TOKEN + 1).strip()
+    claims = _container(args).token_signer().validate_token(token)
+    json.dump(
+        {
+            "sub": claims.sub,
+            "iss": claims.iss,
+            "aud": claims.aud,
+            "iat": claims.iat,
+            "exp": claims.exp,
+            "jti": claims.jti,
+            "kid": claims.kid,
+            **({} if claims.nbf is None else {"nbf": claims.nbf}),
+        },
+        out,
+        indent=2,
+    )
+    print(file=out)
+    return EXIT_OK
+
+
+def _jwks(args: argparse.Namespace, out: TextIO) -> int:
+    json.dump(_container(args).token_signer().jwks(), out, indent=2)
+    print(file=out)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        run: Callable[[argparse.Namespace, TextIO], int] = args.run
+        return run(args, sys.stdout)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AuthError as exc:
+        print(f"error: {exc.code}", file=sys.stderr)
+        if exc.code == "not_configured":
+            print(exc.message, file=sys.stderr)
+        return exit_code(exc)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except Exception:
+        logger.exception("unexpected error")
+        print("error: internal_error", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""The configuration contract: environment variables, their defaults and checks.
+
+Every variable is documented in the README. A bad value is a ``NotConfigured``
+error that names the variable (never its value: some are secrets).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from ..domain.errors import NotConfigured
+
+PREFIX = "WIKIBOT_AUTH_"
+ENVIRONMENTS = ("development", "production")
+IDPS = ("workos", "local", "none")
+AUTHORIZER_RESPONSES = ("simple", "iam")
+STORE_KINDS = ("sqlite", "dynamodb", "memory")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def in_lambda(environ: Mapping[str, str]) -> bool:
+    return bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def _int(
+    environ: Mapping[str, str], name: str, default: int, low: int, high: int
+) -> int:
+    raw = environ.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise NotConfigured(f"{PREFIX}{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise NotConfigured(f"{PREFIX}{name} must be between {low} and {high}")
+    return value
+
+
+def _float(
+    environ: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    raw = environ.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise NotConfigured(f"{PREFIX}{name} must be a number") from None
+    if not low <= value <= high:
+        raise NotConfigured(f"{PREFIX}{name} must be between {low} and {high}")
+    return value
+
+
+def _choice(
+    environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]
+) -> str:
+    value = (environ.get(PREFIX + name) or default).strip().lower()
+    if value not in choices:
+        raise NotConfigured(f"{PREFIX}{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise NotConfigured(f"{PREFIX}{name} must be true or false")
+
+
+def _text(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name)
+    return value if value and value.strip() else None
+
+
+@attrs.frozen
+class Settings:
+    """Validated settings, read once from the environment."""
+
+    env: str = "development"
+    data_dir: Path = Path(".wikibot-auth")
+    issuer: str = "wikibot.io"
+    audience: str = "wikibot.io"
+    token_ttl: int = 86400
+    max_token_ttl: int = 86400
+    leeway: int = 30
+    private_key: str | None = attrs.field(default=None, repr=False)
+    private_key_file: str | None = None
+    public_keys_file: str | None = None
+    user_store: str = "sqlite:///.wikibot-auth/users.db"
+    idp: str = "none"
+    redirect_uri: str | None = None
+    idp_timeout: float = 5.0
+    user_cache_ttl: float = 0.0
+    cookie_auth: bool = True
+    authorizer_response: str = "simple"
+    workos_api_key: str | None = attrs.field(default=None, repr=False)
+    workos_client_id: str | None = None
+    workos_base_url: str = "https://api.workos.com"
+    lambda_process: bool = False
+    env_explicit: bool = False
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Read the environment; ``overrides`` (e.g. from CLI flags) win over it."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get(PREFIX + "DATA_DIR") or ".wikibot-auth")
+        api_key = _text(env, "WORKOS_API_KEY")
+        idp_default = "workos" if api_key else "none"
+        values: dict[str, Any] = {
+            "env": _choice(env, "ENV", "development", ENVIRONMENTS),
+            "data_dir": data_dir,
+            "issuer": env.get(PREFIX + "ISSUER") or "wikibot.io",
+            "audience": env.get(PREFIX + "AUDIENCE") or "wikibot.io",
+            "token_ttl": _int(env, "TOKEN_TTL", 86400, 1, 31_536_000),
+            "max_token_ttl": _int(env, "MAX_TOKEN_TTL", 86400, 1, 31_536_000),
+            "leeway": _int(env, "LEEWAY", 30, 1, 300),
+            "private_key": _text(env, PREFIX + "PRIVATE_KEY"),
+            "private_key_file": _text(env, PREFIX + "PRIVATE_KEY_FILE"),
+            "public_keys_file": _text(env, PREFIX + "PUBLIC_KEYS_FILE"),
+            "user_store": env.get(PREFIX + "USER_STORE")
+            or f"sqlite:///{(data_dir / 'users.db').as_posix()}",
+            "idp": _choice(env, "IDP", idp_default, IDPS),
+            "redirect_uri": _text(env, PREFIX + "REDIRECT_URI"),
+            "idp_timeout": _float(env, "IDP_TIMEOUT", 5.0, 0.1, 60.0),
+            "user_cache_ttl": _float(env, "USER_CACHE_TTL", 0.0, 0.0, 3600.0),
+            "cookie_auth": _bool(env, "COOKIE_AUTH", True),
+            "authorizer_response": _choice(
+                env, "AUTHORIZER_RESPONSE", "simple", AUTHORIZER_RESPONSES
+            ),
+            "workos_api_key": api_key,
+            "workos_client_id": _text(env, "WORKOS_CLIENT_ID"),
+            "workos_base_url": (
+                env.get("WORKOS_BASE_URL") or "https://api.workos.com"
+            ).rstrip("/"),
+            "lambda_process": in_lambda(env),
+            "env_explicit": bool(env.get(PREFIX + "ENV")),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def may_generate_key(self) -> bool:
+        """Keys are generated only in development, never in a Lambda process."""
+        return not self.production and not self.lambda_process
+
+    @property
+    def store_kind(self) -> str:
+        return urlsplit(self.user_store).scheme
+
+    @property
+    def store_location(self) -> str:
+        """The table name (dynamodb://TABLE) or file path (sqlite:///PATH)."""
+        parts = urlsplit(self.user_store)
+        if parts.scheme == "dynamodb":
+            return parts.netloc or parts.path.lstrip("/")
+        return parts.path
+
+    def check(self) -> None:
+        if not 1 <= self.leeway <= 300:
+            raise NotConfigured(f"{PREFIX}LEEWAY must be between 1 and 300")
+        if self.token_ttl <= 0:
+            raise NotConfigured(f"{PREFIX}TOKEN_TTL must be positive")
+        if self.token_ttl > self.max_token_ttl:
+            raise NotConfigured(
+                f"{PREFIX}TOKEN_TTL must not exceed {PREFIX}MAX_TOKEN_TTL"
+            )
+        if self.private_key and self.private_key_file:
+            raise NotConfigured(
+                f"set {PREFIX}PRIVATE_KEY or {PREFIX}PRIVATE_KEY_FILE, not both"
+            )
+        if self.store_kind not in STORE_KINDS:
+            raise NotConfigured(
+                f"{PREFIX}USER_STORE must be sqlite:///PATH, dynamodb://TABLE or memory://"
+            )
+        if self.store_kind == "dynamodb" and not self.store_location:
+            raise NotConfigured(f"{PREFIX}USER_STORE needs a table: dynamodb://TABLE")
+        if self.idp == "workos" and not (self.workos_api_key and self.workos_client_id):
+            raise NotConfigured(
+                "the WorkOS IdP needs WORKOS_API_KEY and WORKOS_CLIENT_ID"
+            )
+        if self.redirect_uri is not None:
+            parts = urlsplit(self.redirect_uri)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise NotConfigured(
+                    f"{PREFIX}REDIRECT_URI must be an absolute http(s) URL"
+                )
+            if parts.scheme == "http" and (
+                self.production or not is_loopback_host(parts.hostname)
+            ):
+                raise NotConfigured(
+                    f"{PREFIX}REDIRECT_URI must be https (plain http only on a "
+                    "loopback host in development)"
+                )
+        if self.production:
+            if not (self.private_key or self.private_key_file):
+                raise NotConfigured(
+                    f"production needs {PREFIX}PRIVATE_KEY or {PREFIX}PRIVATE_KEY_FILE"
+                )
+            if self.idp == "local":
+                raise NotConfigured("the local IdP is refused in production")
+        if self.idp == "local" and self.lambda_process and not self.env_explicit:
+            raise NotConfigured(
+                f"the local IdP is refused in a Lambda process unless {PREFIX}ENV="
+                "development is set explicitly"
+            )
+
+    def to_config(self) -> dict[str, Any]:
+        values = attrs.asdict(self, recurse=False)
+        values["data_dir"] = str(self.data_dir)
+        values["store_kind"] = self.store_kind
+        values["store_location"] = self.store_location
+        values["may_generate_key"] = self.may_generate_key
+        return values
