@@ -1,0 +1,212 @@
+"""The command line through ``main([...])`` (and once as a real process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from wikibot_auth.entrypoints.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith("WIKIBOT_AUTH_") or name.startswith("WORKOS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path / "data"))
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_keygen_writes_a_0600_pem_and_prints_the_kid(tmp_path, capsys):
+    path = tmp_path / "k.pem"
+    code, out, _ = run(capsys, "keygen", "--out", str(path))
+    assert code == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "PRIVATE KEY" in path.read_text()
+    _, jwks, _ = run(capsys, "jwks", "--key", str(path))
+    assert json.loads(jwks)["keys"][0]["kid"] == out.strip()
+
+
+def test_keygen_refuses_to_overwrite_without_force(tmp_path, capsys):
+    path = tmp_path / "k.pem"
+    path.write_text("keep me")
+    code, _, err = run(capsys, "keygen", "--out", str(path))
+    assert (code, path.read_text()) == (2, "keep me")
+    assert "--force" in err
+    assert run(capsys, "keygen", "--out", str(path), "--force")[0] == 0
+    assert "PRIVATE KEY" in path.read_text()
+
+
+def test_keygen_bits(tmp_path, capsys):
+    from wikibot_auth.adapters.rs256 import load_private_key
+
+    path = tmp_path / "k.pem"
+    assert run(capsys, "keygen", "--out", str(path), "--bits", "3072")[0] == 0
+    assert load_private_key(path.read_text()).key_size == 3072
+    assert run(capsys, "keygen", "--out", str(path), "--bits", "1024")[0] == 2
+
+
+def test_mint_then_verify_round_trips(key_file, capsys):
+    code, token, _ = run(
+        capsys, "token", "mint", "--key", str(key_file), "--sub", "usr_9"
+    )
+    assert code == 0
+    code, out, err = run(
+        capsys, "token", "verify", "--key", str(key_file), token.strip()
+    )
+    assert (code, err) == (0, "")
+    claims = json.loads(out)
+    assert (claims["sub"], claims["iss"], claims["aud"]) == (
+        "usr_9",
+        "wikibot.io",
+        "wikibot.io",
+    )
+    assert claims["exp"] - claims["iat"] == 86400
+
+
+def test_mint_ttl_and_verify_with_the_public_key(
+    key_file, tmp_path, capsys, private_key
+):
+    from cryptography.hazmat.primitives import serialization
+
+    public = tmp_path / "pub.pem"
+    public.write_bytes(
+        private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    _, token, _ = run(
+        capsys, "token", "mint", "--key", str(key_file), "--sub", "u", "--ttl", "60"
+    )
+    code, out, _ = run(capsys, "token", "verify", "--key", str(public), token.strip())
+    claims = json.loads(out)
+    assert (code, claims["exp"] - claims["iat"]) == (0, 60)
+    assert run(capsys, "token", "mint", "--key", str(public), "--sub", "u")[0] == 2
+
+
+def test_ttl_above_the_maximum_is_a_usage_error(key_file, capsys):
+    code, out, err = run(
+        capsys, "token", "mint", "--key", str(key_file), "--sub", "u", "--ttl", "999999"
+    )
+    assert (code, out) == (2, "")
+    assert "WIKIBOT_AUTH_MAX_TOKEN_TTL" in err
+
+
+def test_issuer_and_audience_flags_override_the_environment(
+    key_file, capsys, monkeypatch
+):
+    monkeypatch.setenv("WIKIBOT_AUTH_ISSUER", "env-issuer")
+    _, token, _ = run(capsys, "token", "mint", "--key", str(key_file), "--sub", "u")
+    assert run(capsys, "token", "verify", "--key", str(key_file), token.strip())[0] == 0
+    code, _, err = run(
+        capsys,
+        "token",
+        "verify",
+        "--key",
+        str(key_file),
+        "--issuer",
+        "wikibot.io",
+        token.strip(),
+    )
+    assert (code, err.strip()) == (1, "error: invalid_token")
+    _, token2, _ = run(
+        capsys,
+        "token",
+        "mint",
+        "--key",
+        str(key_file),
+        "--sub",
+        "u",
+        "--audience",
+        "api",
+    )
+    assert (
+        run(capsys, "token", "verify", "--key", str(key_file), token2.strip())[0] == 1
+    )
+    assert (
+        run(
+            capsys,
+            "token",
+            "verify",
+            "--key",
+            str(key_file),
+            "--audience",
+            "api",
+            token2.strip(),
+        )[0]
+        == 0
+    )
+
+
+def test_bad_token_exits_1_with_the_code(key_file, capsys):
+    code, out, err = run(capsys, "token", "verify", "--key", str(key_file), "nonsense")
+    assert (code, out, err) == (1, "", "error: invalid_token\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["token"],
+        ["token", "mint", "--sub", "u"],
+        ["frobnicate"],
+        ["token", "verify", "--key", "/nonexistent/key.pem", "abc"],
+        ["token", "verify", "--leeway", "999", "--key", "KEY", "abc"],
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(argv, key_file, capsys):
+    argv = [str(key_file) if a == "KEY" else a for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_help_exits_0(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert "keygen" in out
+
+
+def test_unreadable_key_file_does_not_print_its_content(tmp_path, capsys):
+    path = tmp_path / "bad.pem"
+    path.write_text(
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LW1hdGVyaWFs\n-----END PRIVATE KEY-----\n"
+    )
+    code, _, err = run(capsys, "token", "mint", "--key", str(path), "--sub", "u")
+    assert code == 2
+    assert "c2VjcmV0" not in err
+
+
+def test_console_script_runs_as_a_process(key_file):
+    script = os.path.join(os.path.dirname(sys.executable), "wikibot-auth")
+    mint = subprocess.run(
+        [script, "token", "mint", "--key", str(key_file), "--sub", "usr_p"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    verify = subprocess.run(
+        [script, "token", "verify", "--key", str(key_file), "-"],
+        input=mint.stdout,
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0
+    assert json.loads(verify.stdout)["sub"] == "usr_p"
+    broken = subprocess.run(
+        [script, "token", "verify", "--key", str(key_file), "-"],
+        input="x.y.z",
+        capture_output=True,
+        text=True,
+    )
+    assert (broken.returncode, broken.stderr) == (1, "error: invalid_token\n")

@@ -1,0 +1,120 @@
+"""The composition root built from environment variables."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from dependency_injector import providers
+
+from tests.conftest import workos_profile
+from wikibot_auth.adapters.memory import FixedClock, ScriptedIdentityProvider
+from wikibot_auth.domain.errors import NotConfigured
+from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
+from wikibot_auth.entrypoints.containers import create_container
+from wikibot_auth.entrypoints.keys import DEV_KEY_NAME
+
+
+def env(tmp_path, **extra: str) -> dict[str, str]:
+    return {
+        "WIKIBOT_AUTH_DATA_DIR": str(tmp_path),
+        "WIKIBOT_AUTH_USER_STORE": "memory://",
+        **extra,
+    }
+
+
+def test_development_key_is_generated_once_with_mode_0600(tmp_path):
+    first = create_container(env(tmp_path)).token_signer()
+    path = tmp_path / DEV_KEY_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = create_container(env(tmp_path)).token_signer()
+    assert second.validate_token(first.create_token("u")).sub == "u"
+
+
+def test_production_refuses_a_generated_key(tmp_path):
+    with pytest.raises(NotConfigured, match="WIKIBOT_AUTH_PRIVATE_KEY"):
+        create_container(env(tmp_path, WIKIBOT_AUTH_ENV="production"))
+
+
+def test_lambda_never_generates_a_key(tmp_path):
+    container = create_container(env(tmp_path, AWS_LAMBDA_FUNCTION_NAME="authorizer"))
+    with pytest.raises(NotConfigured):
+        container.token_signer()
+    assert not (tmp_path / DEV_KEY_NAME).exists()
+
+
+def test_private_key_from_the_environment_with_literal_newlines(tmp_path, private_key):
+    from wikibot_auth.adapters.rs256 import private_key_pem, thumbprint
+
+    pem = private_key_pem(private_key).decode().replace("\n", "\\n")
+    signer = create_container(
+        env(tmp_path, WIKIBOT_AUTH_PRIVATE_KEY=pem)
+    ).token_signer()
+    assert signer.jwks()["keys"][0]["kid"] == thumbprint(private_key.public_key())
+
+
+def test_both_key_settings_is_an_error(tmp_path, key_file):
+    with pytest.raises(NotConfigured, match="not both"):
+        create_container(
+            env(
+                tmp_path,
+                WIKIBOT_AUTH_PRIVATE_KEY="x",
+                WIKIBOT_AUTH_PRIVATE_KEY_FILE=str(key_file),
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WIKIBOT_AUTH_LEEWAY", "0"),
+        ("WIKIBOT_AUTH_LEEWAY", "301"),
+        ("WIKIBOT_AUTH_TOKEN_TTL", "soon"),
+        ("WIKIBOT_AUTH_ENV", "staging"),
+        ("WIKIBOT_AUTH_USER_STORE", "postgres://x"),
+        ("WIKIBOT_AUTH_IDP", "okta"),
+        ("WIKIBOT_AUTH_REDIRECT_URI", "http://example.com/auth/callback"),
+        ("WIKIBOT_AUTH_COOKIE_AUTH", "maybe"),
+        ("WIKIBOT_AUTH_AUTHORIZER_RESPONSE", "xml"),
+    ],
+)
+def test_bad_setting_names_the_variable(tmp_path, name, value):
+    with pytest.raises(NotConfigured, match=name.removeprefix("WIKIBOT_AUTH_")) as info:
+        create_container(env(tmp_path, **{name: value}))
+    assert value not in str(info.value) or value in ("0",)
+
+
+def test_settings_reach_the_token_signer(tmp_path):
+    container = create_container(
+        env(
+            tmp_path,
+            WIKIBOT_AUTH_TOKEN_TTL="60",
+            WIKIBOT_AUTH_ISSUER="https://auth.example",
+        )
+    )
+    claims = container.token_signer().validate_token(
+        container.token_signer().create_token("u")
+    )
+    assert (claims.exp - claims.iat, claims.iss) == (60, "https://auth.example")
+
+
+def test_no_identity_provider_by_default_outside_serve(tmp_path):
+    assert create_container(env(tmp_path)).identity_provider() is None
+
+
+def test_use_cases_run_with_overridden_providers(tmp_path):
+    container = create_container(env(tmp_path))
+    idp = ScriptedIdentityProvider()
+    clock = FixedClock()
+    container.identity_provider.override(providers.Object(idp))
+    container.clock.override(providers.Object(clock))
+    verifier = new_code_verifier()
+    idp.script("c", workos_profile(), code_challenge=code_challenge_s256(verifier))
+    result = container.exchange_auth_code()("c", verifier)
+    user = container.authenticate()(f"Bearer {result.token}")
+    assert user.user_id == result.user.user_id
+    second_login_user = container.user_repository().get(user.user_id)
+    assert second_login_user == user.record
+    container.sign_out_everywhere()(user.user_id)
+    url = container.authorization_url()("st", "ch")
+    assert "state=st" in url

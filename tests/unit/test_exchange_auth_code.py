@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from tests.conftest import workos_profile
+from wikibot_auth.adapters.memory import ScriptedIdentityProvider
+from wikibot_auth.domain.errors import (
+    IdPUnavailable,
+    InvalidCallback,
+    LoginFailed,
+    NotConfigured,
+    UserDisabled,
+)
+from wikibot_auth.domain.model import Identity, IdentityProfile
+from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
+from wikibot_auth.domain.use_cases import ExchangeAuthCode
+
+
+def test_first_login_creates_a_user_with_the_raw_identity(login, repo):
+    result = login(workos_profile())
+    assert result.created
+    record = result.user.record
+    assert (record.oauth_provider, record.oauth_provider_sub) == (
+        "google",
+        "1234567890",
+    )
+    assert record.workos_user_id == "user_01ABC"
+    assert repo.find_by_identity(Identity("google", "1234567890")) == record
+    assert repo.find_by_identity(Identity.workos("user_01ABC")) == record
+
+
+def test_login_result_carries_a_token_and_its_lifetime(login, signer):
+    result = login(workos_profile())
+    assert result.expires_in == 86400
+    assert signer.validate_token(result.token).sub == result.user.user_id
+
+
+def test_existing_user_logs_in_as_the_same_user(login, repo):
+    first = login(workos_profile())
+    second = login(workos_profile())
+    assert not second.created
+    assert second.user.user_id == first.user.user_id
+    assert repo.user_count() == 1
+
+
+def test_changed_profile_updates_only_the_changed_attributes(login, repo):
+    first = login(workos_profile())
+    repo.put_raw_item({**repo.raw_item(first.user.user_id), "tier": "pro", "x": "kept"})
+    second = login(workos_profile(first_name="Augusta"))
+    item = repo.raw_item(first.user.user_id)
+    assert second.user.display_name == "Augusta Lovelace"
+    assert (item["display_name"], item["tier"], item["x"]) == (
+        "Augusta Lovelace",
+        "pro",
+        "kept",
+    )
+    assert item["email"] == "ada@example.com"
+
+
+def test_unchanged_profile_writes_nothing(login, repo):
+    login(workos_profile())
+    writes = list(repo.writes)
+    login(workos_profile())
+    assert repo.writes == writes
+
+
+def test_user_without_oauth_identity_gets_the_workos_alias(login):
+    record = login(workos_profile(identity=None)).user.record
+    assert (record.oauth_provider, record.oauth_provider_sub) == (
+        "workos",
+        "user_01ABC",
+    )
+
+
+def test_failed_identity_lookup_resolves_the_same_user_with_a_warning(login, caplog):
+    first = login(workos_profile())
+    with caplog.at_level(logging.WARNING, logger="wikibot_auth"):
+        again = login(workos_profile(identity_lookup_failed=True))
+    assert again.user.user_id == first.user.user_id
+    assert not again.created
+    assert any(r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_failed_identity_lookup_on_first_login_records_the_workos_alias(login):
+    record = login(workos_profile(identity_lookup_failed=True)).user.record
+    assert (record.oauth_provider, record.oauth_provider_sub) == (
+        "workos",
+        "user_01ABC",
+    )
+
+
+def test_alias_only_user_gains_its_raw_identity_later(login, repo):
+    first = login(workos_profile(identity_lookup_failed=True))
+    second = login(workos_profile())
+    assert second.user.user_id == first.user.user_id
+    assert (
+        second.user.record.oauth_provider,
+        second.user.record.oauth_provider_sub,
+    ) == (
+        "google",
+        "1234567890",
+    )
+    assert (
+        repo.find_by_identity(Identity("google", "1234567890")).user_id
+        == first.user.user_id
+    )
+
+
+def test_idp_failure_creates_nothing(login, repo):
+    with pytest.raises(IdPUnavailable):
+        login(IdPUnavailable(retry_after=3))
+    assert repo.user_count() == 0
+
+
+def test_rejected_code_is_login_failed(exchange):
+    with pytest.raises(LoginFailed):
+        exchange("never-issued", new_code_verifier())
+
+
+def test_wrong_verifier_is_login_failed(idp, exchange, repo):
+    idp.script(
+        "c1", workos_profile(), code_challenge=code_challenge_s256(new_code_verifier())
+    )
+    with pytest.raises(LoginFailed):
+        exchange("c1", new_code_verifier())
+    assert repo.user_count() == 0
+
+
+@pytest.mark.parametrize("verifier", ["", "short", "a" * 129, "a" * 42 + " ", None])
+def test_malformed_verifier_is_invalid_callback(exchange, idp, verifier):
+    with pytest.raises(InvalidCallback):
+        exchange("code", verifier)
+    assert idp.exchanges == 0
+
+
+@pytest.mark.parametrize("code", ["", None, "x" * 5000])
+def test_malformed_code_is_invalid_callback(exchange, code):
+    with pytest.raises(InvalidCallback):
+        exchange(code, new_code_verifier())
+
+
+def test_no_identity_provider_is_not_configured(repo, signer, clock):
+    with pytest.raises(NotConfigured):
+        ExchangeAuthCode(None, repo, signer, clock)("code", new_code_verifier())
+
+
+def test_disabled_user_cannot_log_in(login, repo):
+    first = login(workos_profile())
+    repo.set_disabled(first.user.user_id, True)
+    with pytest.raises(UserDisabled):
+        login(workos_profile())
+
+
+def test_login_never_touches_disabled_tier_or_tokens_valid_after(login, repo, sign_out):
+    first = login(workos_profile())
+    sign_out(first.user.user_id)
+    repo.put_raw_item({**repo.raw_item(first.user.user_id), "tier": "team"})
+    before = repo.raw_item(first.user.user_id)
+    login(workos_profile(email="ada@new.example"))
+    after = repo.raw_item(first.user.user_id)
+    assert {k: v for k, v in after.items() if k != "email"} == {
+        k: v for k, v in before.items() if k != "email"
+    }
+
+
+def test_local_identity_is_the_lowercased_email(login):
+    profile = IdentityProfile(
+        alias=Identity.local(" Ada@Example.com"), email="ada@example.com"
+    )
+    record = login(profile).user.record
+    assert (record.oauth_provider, record.oauth_provider_sub) == (
+        "local",
+        "ada@example.com",
+    )
+    assert record.workos_user_id is None
+
+
+def test_login_logs_no_secret(login, caplog):
+    with caplog.at_level(logging.DEBUG, logger="wikibot_auth"):
+        result = login(workos_profile())
+    text = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert result.token not in text
+    assert "code-" not in text
+    assert "login succeeded" in text
+
+
+def test_concurrent_first_logins_of_one_identity_make_one_user(repo, signer, clock):
+    idp = ScriptedIdentityProvider()
+    exchange = ExchangeAuthCode(idp, repo, signer, clock)
+    verifier = new_code_verifier()
+    for i in range(32):
+        idp.script(
+            f"c{i}", workos_profile(), code_challenge=code_challenge_s256(verifier)
+        )
+    barrier = threading.Barrier(32)
+    results: list[str] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results.append(exchange(f"c{i}", verifier).user.user_id)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 32
+    assert len(set(results)) == 1
+    assert repo.user_count() == 1
