@@ -19,8 +19,8 @@ venv: $(VENV)/.stamp-deps
 	$(PIP) install --no-deps -e . $(EDITABLE)
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
 
 typecheck: venv
 	$(BIN)/mypy src
