@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urljoin
 
 from dependency_injector import containers, providers
 
+from ..adapters.local_idp import LocalIdentityProvider
 from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import KeyRing, RS256TokenSigner
 from ..adapters.system_clock import SystemClock
@@ -27,6 +29,11 @@ from ..domain.use_cases import (
 )
 from .keys import load_key_ring
 from .settings import Settings
+
+
+def local_sign_in_url(redirect_uri: str | None) -> str:
+    """The local IdP's sign-in page sits beside the callback route."""
+    return urljoin(redirect_uri or "/auth/callback", "local/sign-in")
 
 
 class Container(containers.DeclarativeContainer):
@@ -67,6 +74,11 @@ class Container(containers.DeclarativeContainer):
     identity_provider: providers.Provider[IdentityProvider | None] = providers.Selector(
         config.idp,
         none=providers.Object(None),
+        local=providers.Singleton(
+            LocalIdentityProvider,
+            clock=clock,
+            sign_in_url=providers.Callable(local_sign_in_url, config.redirect_uri),
+        ),
     )
 
     # use cases
