@@ -54,6 +54,9 @@ class InMemoryUserRepository:
             item = self._users.get(user_id)
             return None if item is None else User.from_item(item)
 
+    def get_cached(self, user_id: str) -> User | None:
+        return self.get(user_id)
+
     def find_by_identity(self, identity: Identity) -> User | None:
         with self._lock:
             user_id = self._identities.get(identity)

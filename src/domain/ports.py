@@ -84,6 +84,11 @@ class UserRepository(Protocol):
 
     def get(self, user_id: str) -> User | None: ...
 
+    def get_cached(self, user_id: str) -> User | None:
+        """The user if it can be answered from memory without blocking I/O, else
+        None (a miss, not an absence). Stores without a memory answer None."""
+        ...
+
     def find_by_identity(self, identity: Identity) -> User | None: ...
 
     def create(self, user: User, identities: Sequence[Identity]) -> tuple[User, bool]:

@@ -23,6 +23,7 @@ from .model import (
     Identity,
     IdentityProfile,
     LoginResult,
+    TokenClaims,
     User,
     is_valid_code_verifier,
     new_user_id,
@@ -68,14 +69,44 @@ class Authenticate:
 
     def token(self, token: str) -> AuthenticatedUser:
         """Authenticate a bare token (e.g. one read from the token cookie)."""
+        claims = self.verify_token(token)
         try:
-            claims = self.token_signer.validate_token(token)
-            return check_user(self.user_repository.get(claims.sub), claims.iat)
+            return self.user_for(claims)
         except AuthError as exc:
-            if logger.isEnabledFor(logging.DEBUG):
-                digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-                logger.debug("token rejected: code=%s sha256=%s", exc.code, digest[:8])
+            _log_rejection(token, exc)
             raise
+
+    # The steps, for async callers that keep blocking I/O off the event loop:
+    # verify inline (CPU only), try ``cached_user_for`` inline, and run
+    # ``user_for`` (a store read) in a thread only on a miss.
+
+    def verify(self, authorization_header: str | None) -> TokenClaims:
+        """Parse the header and verify the token: CPU only, no I/O."""
+        return self.verify_token(parse_authorization_header(authorization_header))
+
+    def verify_token(self, token: str) -> TokenClaims:
+        try:
+            return self.token_signer.validate_token(token)
+        except AuthError as exc:
+            _log_rejection(token, exc)
+            raise
+
+    def user_for(self, claims: TokenClaims) -> AuthenticatedUser:
+        """Load the user named by verified claims and apply the revocation
+        rules. May block on the user store."""
+        return check_user(self.user_repository.get(claims.sub), claims.iat)
+
+    def cached_user_for(self, claims: TokenClaims) -> AuthenticatedUser | None:
+        """Like ``user_for`` when the store can answer from memory; None on a
+        miss. Never blocks."""
+        user = self.user_repository.get_cached(claims.sub)
+        return None if user is None else check_user(user, claims.iat)
+
+
+def _log_rejection(token: str, exc: AuthError) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        logger.debug("token rejected: code=%s sha256=%s", exc.code, digest[:8])
 
 
 @attrs.frozen

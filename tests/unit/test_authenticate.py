@@ -87,3 +87,30 @@ def test_any_header_authenticates_or_raises_an_auth_error(authenticate, header):
     except AuthError:
         return
     pytest.fail("a random header authenticated")
+
+
+def test_the_steps_agree_with_the_whole(login, authenticate, repo):
+    result = login(workos_profile())
+    claims = authenticate.verify(f"Bearer {result.token}")
+    assert authenticate.user_for(claims) == authenticate(f"Bearer {result.token}")
+    assert authenticate.cached_user_for(claims) == authenticate.user_for(claims)
+    repo.set_disabled(result.user.user_id, True)
+    with pytest.raises(UserDisabled):
+        authenticate.cached_user_for(claims)
+
+
+def test_rejections_are_logged_by_hash_prefix_only(
+    login, authenticate, sign_out, caplog
+):
+    import logging
+
+    result = login(workos_profile())
+    sign_out(result.user.user_id)
+    with (
+        caplog.at_level(logging.DEBUG, logger="wikibot_auth"),
+        pytest.raises(TokenRevoked),
+    ):
+        authenticate(f"Bearer {result.token}")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("token_revoked" in m for m in messages)
+    assert not any(result.token[:20] in m for m in messages)
