@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import user_ids
@@ -211,6 +211,8 @@ def test_changing_or_inserting_any_character_is_rejected(signer, data):
 
 @fixture_settings
 @given(offset=st.integers(-100, 100))
+@example(offset=0)
+@example(offset=-1)
 def test_expiry_boundary_is_exact(private_key, offset):
     clock = FixedClock(NOW)
     signer = RS256TokenSigner(
@@ -227,6 +229,8 @@ def test_expiry_boundary_is_exact(private_key, offset):
 
 @fixture_settings
 @given(offset=st.integers(-100, 100))
+@example(offset=0)
+@example(offset=1)
 def test_future_iat_boundary_is_exact(private_key, offset):
     clock = FixedClock(NOW)
     signer = RS256TokenSigner(KeyRing.build(private_key), clock, leeway=30)

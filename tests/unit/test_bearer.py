@@ -41,6 +41,7 @@ def test_absent_or_other_scheme_is_missing_token(header: str | None) -> None:
         "Bearer\tabc",
         "Bearer abc!",
         "Bearer abc, Bearer def",
+        "Basic dXNlcg==, Bearer abc",
         "Bearer ä",
         "Bearer " + "a" * MAX_HEADER_BYTES,
     ],

@@ -84,6 +84,21 @@ def test_failed_identity_lookup_resolves_the_same_user_with_a_warning(login, cap
     assert any(r.levelno == logging.WARNING for r in caplog.records)
 
 
+def test_a_raw_identity_is_ignored_when_the_lookup_is_reported_failed(login, repo):
+    profile = IdentityProfile(
+        alias=Identity.workos("user_01ABC"),
+        email="ada@example.com",
+        identity=Identity("google", "1234567890"),
+        identity_lookup_failed=True,
+    )
+    record = login(profile).user.record
+    assert (record.oauth_provider, record.oauth_provider_sub) == (
+        "workos",
+        "user_01ABC",
+    )
+    assert repo.find_by_identity(Identity("google", "1234567890")) is None
+
+
 def test_failed_identity_lookup_on_first_login_records_the_workos_alias(login):
     record = login(workos_profile(identity_lookup_failed=True)).user.record
     assert (record.oauth_provider, record.oauth_provider_sub) == (
