@@ -24,8 +24,11 @@ profiles = st.builds(
     last_name=names,
     identity=st.one_of(st.none(), identities),
 )
+any_characters = st.characters(codec=None, categories=None)
 header_values = st.one_of(
     st.text(max_size=200),
+    st.text(alphabet=any_characters, max_size=50),
+    st.builds(lambda s: "Bearer " + s, st.text(alphabet=any_characters, max_size=50)),
     st.builds(lambda s: "Bearer " + s, st.text(max_size=200)),
     st.builds(
         lambda s: "bearer  " + s,

@@ -12,7 +12,7 @@ import secrets
 import threading
 from urllib.parse import urlencode
 
-from ..domain.errors import InvalidRequest, LoginFailed
+from ..domain.errors import IdPUnavailable, InvalidRequest, LoginFailed
 from ..domain.model import Identity, IdentityProfile
 from ..domain.pkce import verifier_matches
 from ..domain.ports import Clock
@@ -80,7 +80,7 @@ class LocalIdentityProvider:
         with self._lock:
             self._purge(now)
             if len(self._codes) >= MAX_PENDING_CODES:
-                raise InvalidRequest("too many pending sign-ins; try again shortly")
+                raise IdPUnavailable("too many pending sign-ins", retry_after=CODE_TTL)
             self._codes[code] = (
                 email,
                 display_name,

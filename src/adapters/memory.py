@@ -8,12 +8,13 @@ asserting calls.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from ..domain.errors import AuthError, LoginFailed, UnknownUser
-from ..domain.model import Identity, IdentityProfile, User
+from ..domain.model import WORKOS_PROVIDER, Identity, IdentityProfile, User
 from ..domain.pkce import verifier_matches
 
 
@@ -47,7 +48,7 @@ class InMemoryUserRepository:
         self._lock = threading.RLock()
         self._users: dict[str, dict[str, Any]] = {}
         self._identities: dict[Identity, str] = {}
-        self.writes: list[tuple[str, str]] = []
+        self.writes: deque[tuple[str, str]] = deque(maxlen=10_000)
 
     def get(self, user_id: str) -> User | None:
         with self._lock:
@@ -78,7 +79,9 @@ class InMemoryUserRepository:
             self.writes.append(("create", user.user_id))
             return user, True
 
-    def link_identity(self, user_id: str, identity: Identity) -> User:
+    def link_identity(
+        self, user_id: str, identity: Identity, *, primary: bool = True
+    ) -> User:
         with self._lock:
             owner = self._identities.get(identity)
             if owner is not None and owner != user_id:
@@ -87,8 +90,11 @@ class InMemoryUserRepository:
                     return winner
             item = self._item(user_id)
             self._identities[identity] = user_id
-            item["oauth_provider"] = identity.provider
-            item["oauth_provider_sub"] = identity.subject
+            if primary:
+                item["oauth_provider"] = identity.provider
+                item["oauth_provider_sub"] = identity.subject
+            if identity.provider == WORKOS_PROVIDER:
+                item["workos_user_id"] = identity.subject
             self.writes.append(("link_identity", user_id))
             return User.from_item(item)
 

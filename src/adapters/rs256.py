@@ -159,7 +159,8 @@ def write_private_key(
 ) -> None:
     """Write PEM with mode 0600 from the start; refuse to overwrite unless ``force``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
+    flags |= os.O_TRUNC if force else os.O_EXCL
     fd = os.open(path, flags, 0o600)
     try:
         os.fchmod(fd, 0o600)
@@ -330,6 +331,8 @@ class RS256TokenSigner:
             raise InvalidToken("empty token")
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("token too long")
+        if "=" in token:  # compact JWS is unpadded (RFC 7515 section 2)
+            raise InvalidToken("padded token segment")
         try:
             decoded = self._jwt.decode_complete(
                 token,
@@ -341,8 +344,6 @@ class RS256TokenSigner:
             return self._check_times(decoded["header"], decoded["payload"])
         except AuthError:
             raise
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(type(exc).__name__) from exc
         except Exception as exc:  # any decoding failure is a bad token, never a crash
             raise InvalidToken(type(exc).__name__) from exc
 
@@ -370,7 +371,7 @@ class RS256TokenSigner:
             aud=payload["aud"],
             iat=math.floor(iat),
             exp=math.floor(exp),
-            jti=str(payload["jti"]),
+            jti=payload["jti"],
             kid=header["kid"],
             nbf=None if nbf is None else math.floor(nbf),
         )

@@ -22,8 +22,10 @@ def parse_authorization_header(value: str | None) -> str:
     """
     if value is None:
         raise MissingToken()
-    if len(value) > MAX_HEADER_BYTES or len(value.encode("utf-8")) > MAX_HEADER_BYTES:
+    if len(value) > MAX_HEADER_BYTES:
         raise InvalidRequest("the Authorization header is too long")
+    if not value.isascii():  # a b64token is ASCII; so its length in bytes is len()
+        raise InvalidRequest("the Authorization header is not ASCII")
     if "," in value:
         raise InvalidRequest("several credentials in one Authorization header")
     stripped = value.strip(" ")

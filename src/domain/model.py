@@ -179,10 +179,6 @@ class User:
         values = attrs.asdict(self)
         return {k: values[k] for k in _KNOWN_FIELDS if values[k] is not None}
 
-    def token_issued_at(self, now: float) -> int:
-        """``iat`` for a token minted now: never before ``tokens_valid_after``."""
-        return max(math.floor(now), self.tokens_valid_after)
-
     def profile_changes(self, profile: IdentityProfile) -> dict[str, str]:
         """The profile attributes that differ from what the IdP says now."""
         changes = {}

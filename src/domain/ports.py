@@ -99,11 +99,15 @@ class UserRepository(Protocol):
         """
         ...
 
-    def link_identity(self, user_id: str, identity: Identity) -> User:
-        """Map ``identity`` to ``user_id`` and record it as the user's provider.
+    def link_identity(
+        self, user_id: str, identity: Identity, *, primary: bool = True
+    ) -> User:
+        """Map ``identity`` to ``user_id`` (a conditional write).
 
-        Returns the user the identity maps to afterwards, which is another
-        user when that one claimed it first.
+        ``primary`` records it as the user's ``oauth_provider``/``oauth_provider_sub``;
+        a ``workos`` identity is also recorded as ``workos_user_id``. Returns the
+        user the identity maps to afterwards, which is another user when that
+        one claimed it first (then nothing is written).
         """
         ...
 

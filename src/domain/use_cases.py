@@ -182,10 +182,10 @@ class ExchangeAuthCode:
         if raw is not None:
             found = repo.find_by_identity(raw)
             if found is not None:
-                return found, False
+                return self._with_alias(found, profile), False
         by_alias = repo.find_by_identity(profile.alias)
         if by_alias is not None:
-            if raw is not None:
+            if raw is not None and not by_alias.disabled:
                 return repo.link_identity(by_alias.user_id, raw), False
             return by_alias, False
         now = math.floor(self.clock.now())
@@ -193,6 +193,29 @@ class ExchangeAuthCode:
             [profile.alias] if raw is None else [raw, profile.alias]
         )
         return repo.create(User.new(self.new_user_id(), profile, now), identities)
+
+    def _with_alias(self, user: User, profile: IdentityProfile) -> User:
+        """A user found by its raw identity also holds the WorkOS alias, so that
+        a later login whose identities lookup fails still finds it (users
+        migrated with only a raw identity gain it here)."""
+        workos_user_id = profile.workos_user_id
+        if workos_user_id is None or user.workos_user_id == workos_user_id:
+            return user
+        if user.disabled:
+            return user
+        owner = self.user_repository.link_identity(
+            user.user_id, profile.alias, primary=False
+        )
+        if owner.user_id != user.user_id:
+            logger.error(
+                "identity conflict: the %s alias belongs to user_id=%s, the raw "
+                "identity to user_id=%s; resolving by the raw identity",
+                profile.alias.provider,
+                owner.user_id,
+                user.user_id,
+            )
+            return user
+        return owner
 
 
 @attrs.frozen
@@ -229,8 +252,9 @@ class AuthorizationUrl:
 class SignOutEverywhere:
     """``sign_out_everywhere(user_id) -> User``: revoke every token issued so far.
 
-    Sets ``tokens_valid_after = floor(now) + 1`` (never lowering it), so a token
-    minted in this second is revoked and the next login is not.
+    Sets ``tokens_valid_after = max(floor(now), tokens_valid_after) + 1``, so a
+    token minted in this second is revoked and the next login is not; a second
+    sign-out in the same second also revokes a login made between the two.
 
     Raises:
         UnknownUser: no such user.
@@ -241,9 +265,11 @@ class SignOutEverywhere:
     clock: Clock
 
     def __call__(self, user_id: str) -> User:
-        user = self.user_repository.set_tokens_valid_after(
-            user_id, math.floor(self.clock.now()) + 1
-        )
+        current = self.user_repository.get(user_id)
+        if current is None:
+            raise UnknownUser()
+        valid_after = max(math.floor(self.clock.now()), current.tokens_valid_after) + 1
+        user = self.user_repository.set_tokens_valid_after(user_id, valid_after)
         logger.info("signed out everywhere: user_id=%s", user_id)
         return user
 

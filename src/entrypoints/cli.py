@@ -33,6 +33,8 @@ class _UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would sys.exit(2)
+        if message.startswith("unrecognized arguments"):
+            message = "unrecognized arguments"  # never echo them: one may be a token
         raise _UsageError(f"{self.prog}: {message}")
 
 
@@ -106,7 +108,12 @@ def _keygen(args: argparse.Namespace, out: TextIO) -> int:
     if path.exists() and not args.force:
         raise _UsageError(f"{path} exists; pass --force to overwrite it")
     key = generate_private_key(args.bits)
-    write_private_key(path, key, force=args.force)
+    try:
+        write_private_key(path, key, force=args.force)
+    except FileExistsError:
+        raise _UsageError(f"{path} exists; pass --force to overwrite it") from None
+    except OSError as exc:
+        raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
     print(thumbprint(key.public_key()), file=out)
     return EXIT_OK
 
@@ -123,7 +130,8 @@ def _mint(args: argparse.Namespace, out: TextIO) -> int:
 def _verify(args: argparse.Namespace, out: TextIO) -> int:
     token = args.token
     if token == "-":  # noqa: S105 - the stdin marker, not a secret
-        token = sys.stdin.read(MAX_STDIN_TOKEN + 1).strip()
+        raw = sys.stdin.buffer.read(MAX_STDIN_TOKEN + 1)
+        token = raw.decode("ascii", "replace").strip()
     claims = _container(args).token_signer().validate_token(token)
     json.dump(
         {
@@ -167,9 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(exc)
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    except Exception:
-        logger.exception("unexpected error")
-        print("error: internal_error", file=sys.stderr)
+    except Exception as exc:
+        # The traceback goes to the debug log only: it may quote arguments.
+        logger.debug("unexpected error", exc_info=True)
+        print(f"error: internal_error ({type(exc).__name__})", file=sys.stderr)
         return EXIT_INTERNAL
 
 

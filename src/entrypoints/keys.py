@@ -26,6 +26,10 @@ def _read(path: str, variable: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise NotConfigured(f"{variable}: cannot read {path} ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise NotConfigured(
+            f"{variable}: {path} is not a PEM or JWKS text file"
+        ) from exc
 
 
 def load_key_ring(

@@ -184,7 +184,8 @@ class Settings:
         parts = urlsplit(self.user_store)
         if parts.scheme == "dynamodb":
             return parts.netloc or parts.path.lstrip("/")
-        return parts.path
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them
+        return parts.path[1:] if parts.path.startswith("/") else parts.path
 
     def check(self) -> None:
         if not 1 <= self.leeway <= 300:
@@ -205,9 +206,9 @@ class Settings:
             )
         if self.store_kind == "dynamodb" and not self.store_location:
             raise NotConfigured(f"{PREFIX}USER_STORE needs a table: dynamodb://TABLE")
-        if self.idp == "workos" and not (self.workos_api_key and self.workos_client_id):
+        if not self.issuer or not self.audience:
             raise NotConfigured(
-                "the WorkOS IdP needs WORKOS_API_KEY and WORKOS_CLIENT_ID"
+                f"{PREFIX}ISSUER and {PREFIX}AUDIENCE must not be empty"
             )
         if self.redirect_uri is not None:
             parts = urlsplit(self.redirect_uri)

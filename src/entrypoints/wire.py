@@ -91,19 +91,15 @@ class ErrorAnswer:
     headers: Mapping[str, str]
     body: bytes
 
-    def json(self) -> dict[str, str]:
-        return {"error": self.code, "error_description": ERRORS[self.code].description}
 
-
-def wire_error(code: str) -> WireError:
-    return ERRORS.get(code, ERRORS["internal_error"])
+def _code(error: AuthError | str) -> str:
+    code = error if isinstance(error, str) else error.code
+    return code if code in ERRORS else "internal_error"
 
 
 def error_answer(error: AuthError | str) -> ErrorAnswer:
     """The HTTP answer for a domain error (or a bare code)."""
-    code = error if isinstance(error, str) else error.code
-    if code not in ERRORS:
-        code = "internal_error"
+    code = _code(error)
     entry = ERRORS[code]
     headers = {
         "content-type": "application/json",
@@ -123,5 +119,4 @@ def error_answer(error: AuthError | str) -> ErrorAnswer:
 
 
 def exit_code(error: AuthError | str) -> int:
-    code = error if isinstance(error, str) else error.code
-    return wire_error(code).exit_code
+    return ERRORS[_code(error)].exit_code

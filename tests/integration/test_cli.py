@@ -187,6 +187,59 @@ def test_unreadable_key_file_does_not_print_its_content(tmp_path, capsys):
     assert "c2VjcmV0" not in err
 
 
+def test_unrecognized_arguments_are_not_echoed(key_file, capsys):
+    code, _, err = run(
+        capsys, "token", "verify", "--key", str(key_file), "eyJsecret", "eyJmore"
+    )
+    assert code == 2
+    assert "eyJ" not in err
+
+
+def test_workos_settings_do_not_block_token_commands(key_file, capsys, monkeypatch):
+    monkeypatch.setenv("WORKOS_API_KEY", "sk_test_only_key")
+    _, token, _ = run(capsys, "token", "mint", "--key", str(key_file), "--sub", "u")
+    assert run(capsys, "token", "verify", "--key", str(key_file), token.strip())[0] == 0
+
+
+def _script():
+    return os.path.join(os.path.dirname(sys.executable), "wikibot-auth")
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["der key", "unwritable keygen", "binary stdin", "directory as key"],
+)
+def test_failures_in_a_real_process_print_no_traceback(
+    case, tmp_path, key_file, private_key
+):
+    from cryptography.hazmat.primitives import serialization
+
+    der = tmp_path / "key.der"
+    der.write_bytes(
+        private_key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    argv, stdin, expected = {
+        "der key": (["token", "mint", "--key", str(der), "--sub", "u"], b"", 2),
+        "unwritable keygen": (["keygen", "--out", "/proc/nope/k.pem"], b"", 2),
+        "binary stdin": (
+            ["token", "verify", "--key", str(key_file), "-"],
+            b"\xff\xfe\x00",
+            1,
+        ),
+        "directory as key": (["jwks", "--key", str(tmp_path)], b"", 2),
+    }[case]
+    proc = subprocess.run(
+        [_script(), *argv], input=stdin, capture_output=True, check=False
+    )
+    assert proc.returncode == expected
+    assert b"Traceback" not in proc.stderr
+    assert proc.stderr.startswith(b"error: ")
+
+
 def test_console_script_runs_as_a_process(key_file):
     script = os.path.join(os.path.dirname(sys.executable), "wikibot-auth")
     mint = subprocess.run(

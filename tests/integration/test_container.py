@@ -98,6 +98,37 @@ def test_settings_reach_the_token_signer(tmp_path):
     assert (claims.exp - claims.iat, claims.iss) == (60, "https://auth.example")
 
 
+@pytest.mark.parametrize(
+    ("store", "location"),
+    [
+        ("sqlite:///.wikibot-auth/users.db", ".wikibot-auth/users.db"),
+        ("sqlite:////var/lib/wikibot/users.db", "/var/lib/wikibot/users.db"),
+        ("dynamodb://wikibot-users", "wikibot-users"),
+    ],
+)
+def test_store_urls(store, location):
+    from wikibot_auth.entrypoints.settings import Settings
+
+    assert (
+        Settings.from_env({"WIKIBOT_AUTH_USER_STORE": store}).store_location == location
+    )
+
+
+def test_default_sqlite_store_is_in_the_data_dir():
+    from wikibot_auth.entrypoints.settings import Settings
+
+    assert Settings.from_env({}).store_location == ".wikibot-auth/users.db"
+    absolute = Settings.from_env({"WIKIBOT_AUTH_DATA_DIR": "/srv/wb"})
+    assert absolute.store_location == "/srv/wb/users.db"
+
+
+def test_empty_issuer_is_refused(tmp_path):
+    from wikibot_auth.entrypoints.settings import Settings
+
+    with pytest.raises(NotConfigured, match="ISSUER"):
+        Settings.from_env(env(tmp_path), issuer="")
+
+
 def test_no_identity_provider_by_default_outside_serve(tmp_path):
     assert create_container(env(tmp_path)).identity_provider() is None
 
@@ -113,8 +144,8 @@ def test_use_cases_run_with_overridden_providers(tmp_path):
     result = container.exchange_auth_code()("c", verifier)
     user = container.authenticate()(f"Bearer {result.token}")
     assert user.user_id == result.user.user_id
-    second_login_user = container.user_repository().get(user.user_id)
-    assert second_login_user == user.record
-    container.sign_out_everywhere()(user.user_id)
+    assert container.user_repository().get(user.user_id) == user.record
+    signed_out = container.sign_out_everywhere()(user.user_id)
+    assert signed_out.tokens_valid_after == int(clock.now()) + 1
     url = container.authorization_url()("st", "ch")
     assert "state=st" in url

@@ -43,6 +43,8 @@ def test_absent_or_other_scheme_is_missing_token(header: str | None) -> None:
         "Bearer abc, Bearer def",
         "Basic dXNlcg==, Bearer abc",
         "Bearer ä",
+        "Bearer \ud800",
+        "Bearer abc\udfff",
         "Bearer " + "a" * MAX_HEADER_BYTES,
     ],
 )

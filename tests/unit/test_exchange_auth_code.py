@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from tests.conftest import workos_profile
+from tests.conftest import GOOGLE, workos_profile
 from wikibot_auth.adapters.memory import ScriptedIdentityProvider
 from wikibot_auth.domain.errors import (
     IdPUnavailable,
@@ -14,7 +14,7 @@ from wikibot_auth.domain.errors import (
     NotConfigured,
     UserDisabled,
 )
-from wikibot_auth.domain.model import Identity, IdentityProfile
+from wikibot_auth.domain.model import Identity, IdentityProfile, User
 from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
@@ -64,7 +64,7 @@ def test_unchanged_profile_writes_nothing(login, repo):
     login(workos_profile())
     writes = list(repo.writes)
     login(workos_profile())
-    assert repo.writes == writes
+    assert list(repo.writes) == writes
 
 
 def test_user_without_oauth_identity_gets_the_workos_alias(login):
@@ -162,6 +162,44 @@ def test_no_identity_provider_is_not_configured(repo, signer, clock):
         ExchangeAuthCode(None, repo, signer, clock)("code", new_code_verifier())
 
 
+def test_user_found_by_raw_identity_gains_the_alias(login, repo, caplog):
+    migrated = User(
+        "usr_old", "ada@example.com", "Ada Lovelace", "google", "1234567890"
+    )
+    repo.create(migrated, [GOOGLE])
+    first = login(workos_profile())
+    assert first.user.user_id == "usr_old"
+    assert first.user.record.workos_user_id == "user_01ABC"
+    assert first.user.record.oauth_provider == "google"
+    again = login(workos_profile(identity_lookup_failed=True))
+    assert (again.user.user_id, again.created) == ("usr_old", False)
+    assert repo.user_count() == 1
+
+
+def test_alias_held_by_another_user_is_logged_and_the_raw_identity_wins(
+    login, repo, caplog
+):
+    repo.create(User("usr_raw", "a@b.c", "A", "google", "1234567890"), [GOOGLE])
+    repo.create(
+        User("usr_alias", "a@b.c", "A", "workos", "user_01ABC"),
+        [Identity.workos("user_01ABC")],
+    )
+    with caplog.at_level(logging.ERROR, logger="wikibot_auth"):
+        result = login(workos_profile())
+    assert result.user.user_id == "usr_raw"
+    assert any("identity conflict" in r.getMessage() for r in caplog.records)
+
+
+def test_disabled_user_is_refused_before_any_write(login, repo):
+    first = login(workos_profile(identity_lookup_failed=True))
+    repo.set_disabled(first.user.user_id, True)
+    writes = list(repo.writes)
+    with pytest.raises(UserDisabled):
+        login(workos_profile(first_name="Changed"))
+    assert list(repo.writes) == writes
+    assert repo.find_by_identity(GOOGLE) is None
+
+
 def test_disabled_user_cannot_log_in(login, repo):
     first = login(workos_profile())
     repo.set_disabled(first.user.user_id, True)
@@ -193,13 +231,20 @@ def test_local_identity_is_the_lowercased_email(login):
     assert record.workos_user_id is None
 
 
-def test_login_logs_no_secret(login, caplog):
+def test_login_logs_no_secret(idp, exchange, caplog):
+    verifier = new_code_verifier()
+    idp.script(
+        "code-secret-1", workos_profile(), code_challenge=code_challenge_s256(verifier)
+    )
     with caplog.at_level(logging.DEBUG, logger="wikibot_auth"):
-        result = login(workos_profile())
+        result = exchange("code-secret-1", verifier)
+        with pytest.raises(LoginFailed):
+            exchange("code-secret-1", verifier)
     text = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-    assert result.token not in text
-    assert "code-" not in text
     assert "login succeeded" in text
+    assert "login failed" in text
+    for secret in (*result.token.split("."), "code-secret-1", verifier):
+        assert secret not in text
 
 
 def test_concurrent_first_logins_of_one_identity_make_one_user(repo, signer, clock):

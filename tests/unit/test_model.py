@@ -63,12 +63,6 @@ def test_user_round_trips_through_an_item_with_decimals() -> None:
     assert type(restored.created_at) is int
 
 
-def test_token_issued_at_never_precedes_tokens_valid_after() -> None:
-    user = User("usr_1", "a@b.c", "A", "google", "1", tokens_valid_after=101)
-    assert user.token_issued_at(100.5) == 101
-    assert user.token_issued_at(205.9) == 205
-
-
 @pytest.mark.parametrize(
     ("verifier", "valid"),
     [

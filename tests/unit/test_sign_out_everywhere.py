@@ -35,8 +35,26 @@ def test_sign_out_never_lowers_tokens_valid_after(login, sign_out, clock):
     result = login(workos_profile())
     clock.set(NOW + 100)
     sign_out(result.user.user_id)
-    clock.set(NOW + 50)  # the clock stepped back
-    assert sign_out(result.user.user_id).tokens_valid_after == int(NOW) + 101
+    clock.set(NOW + 50)  # the clock stepped back: still strictly after the last one
+    assert sign_out(result.user.user_id).tokens_valid_after == int(NOW) + 102
+
+
+def test_second_sign_out_in_a_second_revokes_a_login_between_them(
+    login, authenticate, sign_out, clock
+):
+    first = login(workos_profile())
+    clock.set(NOW + 0.1)
+    sign_out(first.user.user_id)
+    clock.set(NOW + 0.2)
+    between = login(workos_profile())
+    assert authenticate(f"Bearer {between.token}")
+    clock.set(NOW + 0.3)
+    sign_out(first.user.user_id)
+    with pytest.raises(TokenRevoked):
+        authenticate(f"Bearer {between.token}")
+    clock.set(NOW + 0.4)
+    after = login(workos_profile())
+    assert authenticate(f"Bearer {after.token}").user_id == first.user.user_id
 
 
 def test_sign_out_of_unknown_user_is_unknown_user(sign_out):
