@@ -10,13 +10,14 @@ may quote the code) reaches a log line or an exception message.
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
 import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -90,6 +91,20 @@ def parse_retry_after(value: str | None, now: float) -> int | None:
     return min(max(seconds, 0), MAX_RETRY_AFTER)
 
 
+def _safe_base_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
 def _segment(value: str) -> str:
     # quote() keeps "." unreserved; "%2E" keeps "." and ".." segments inert.
     return quote(value, safe="").replace(".", "%2E")
@@ -153,6 +168,11 @@ class WorkOSIdentityProvider:
         self._api_key = api_key
         self._client_id = client_id
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        if not _safe_base_url(self._base_url):
+            raise NotConfigured(
+                "WORKOS_BASE_URL must be an https URL (plain http only on a "
+                "loopback host): the API key travels with every request"
+            )
         self._redirect_uri = redirect_uri
         self._provider = provider
         self._connection_id = connection_id

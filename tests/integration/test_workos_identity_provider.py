@@ -429,6 +429,28 @@ def test_authorization_url_without_a_redirect_uri_is_not_configured(http):
         idp.authorization_url(state="s", code_challenge="c")
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://api.workos.com", "ftp://api.workos.com", "https://", "workos.com"],
+)
+def test_the_api_key_only_travels_over_https_or_to_loopback(http, base_url):
+    with pytest.raises(NotConfigured, match="WORKOS_BASE_URL"):
+        WorkOSIdentityProvider(
+            http, api_key=API_KEY, client_id=CLIENT_ID, base_url=base_url
+        )
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://api.workos.com/", "http://127.0.0.1:8080", "http://[::1]:1"]
+)
+def test_https_and_loopback_base_urls_are_accepted(http, base_url):
+    idp = WorkOSIdentityProvider(
+        http, api_key=API_KEY, client_id=CLIENT_ID, base_url=base_url
+    )
+    url = idp.authorization_url(state="s", code_challenge="c", redirect_uri=REDIRECT)
+    assert url.startswith(base_url.rstrip("/") + "/user_management/authorize?")
+
+
 # -- Retry-After -----------------------------------------------------------
 
 NOW = 1_700_000_000.0
