@@ -247,6 +247,29 @@ def test_code_exchange_failures_map_to_their_codes_and_are_never_retried(
     assert sleeps == []
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, {"error": "invalid_grant", "error_description": "x"}, LoginFailed),
+        (400, {"code": "invalid_grant", "message": "x"}, LoginFailed),
+        (400, {"error": "invalid_client", "error_description": "x"}, IdPError),
+        (403, {"code": "mfa_challenge", "message": "x"}, LoginStepRequired),
+        (403, {"error": "sso_required", "error_description": "x"}, LoginStepRequired),
+        (403, {"code": "forbidden", "message": "missing permission"}, IdPError),
+        (404, {"code": "entity_not_found", "message": "x"}, IdPError),
+        (422, {"code": "unprocessable_entity", "errors": []}, IdPError),
+        (503, {"message": "down"}, IdPError),
+    ],
+)
+def test_both_error_body_shapes_are_read(status, body, error):
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    with pytest.raises(error) as caught:
+        mock_provider(answer).exchange_code("c", new_code_verifier())
+    assert type(caught.value) is error
+
+
 def test_a_200_of_the_wrong_shape_is_an_idp_error():
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"user": "user_01"})
