@@ -94,6 +94,10 @@ class IdentityProfile:
     identity: Identity | None = None
     identity_lookup_failed: bool = False
     email_verified: bool | None = None
+    # What WorkOS adds (None elsewhere): kept raw, for logs and later use.
+    profile_picture_url: str | None = None
+    organization_id: str | None = None
+    authentication_method: str | None = None
 
     @property
     def display_name(self) -> str:

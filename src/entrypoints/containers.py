@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
+import httpx
 from dependency_injector import containers, providers
 
 from ..adapters.local_idp import LocalIdentityProvider
 from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import KeyRing, RS256TokenSigner
 from ..adapters.system_clock import SystemClock
+from ..adapters.workos import WorkOSIdentityProvider, http_client
 from ..domain.ports import Clock, IdentityProvider, TokenSigner, UserRepository
 from ..domain.use_cases import (
     Authenticate,
@@ -71,9 +73,22 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryUserRepository),
     )
 
+    # One httpx client for the IdP, closed by ``shutdown_resources()``.
+    idp_http_client: providers.Resource[httpx.Client] = providers.Resource(
+        http_client, timeout=config.idp_timeout
+    )
+
     identity_provider: providers.Provider[IdentityProvider | None] = providers.Selector(
         config.idp,
         none=providers.Object(None),
+        workos=providers.Singleton(
+            WorkOSIdentityProvider,
+            client=idp_http_client,
+            api_key=config.workos_api_key,
+            client_id=config.workos_client_id,
+            base_url=config.workos_base_url,
+            redirect_uri=config.redirect_uri,
+        ),
         local=providers.Singleton(
             LocalIdentityProvider,
             clock=clock,

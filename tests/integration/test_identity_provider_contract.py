@@ -1,0 +1,140 @@
+"""One contract for the ``IdentityProvider`` port, run against every adapter:
+the scripted in-memory provider, the local provider and WorkOS (over HTTP to the
+stand-in), so the fakes cannot drift from the real thing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import httpx
+import pytest
+
+from tests.conftest import workos_profile
+from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
+from wikibot_auth.adapters.local_idp import LocalIdentityProvider
+from wikibot_auth.adapters.memory import FixedClock, ScriptedIdentityProvider
+from wikibot_auth.adapters.workos import WorkOSIdentityProvider
+from wikibot_auth.domain.errors import LoginFailed
+from wikibot_auth.domain.model import Identity, IdentityProfile
+from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
+from wikibot_auth.domain.ports import IdentityProvider
+
+REDIRECT = "https://wiki.example/auth/callback"
+
+
+@attrs.define
+class Harness:
+    provider: IdentityProvider
+    issue_code: Callable[[str], str]  # code challenge -> a fresh code
+
+
+@pytest.fixture(scope="module")
+def standin_server() -> Iterator[WorkOSStandIn]:
+    with WorkOSStandIn.running() as server:
+        yield server
+
+
+def scripted() -> Harness:
+    idp = ScriptedIdentityProvider()
+
+    def issue(challenge: str) -> str:
+        code = secrets.token_urlsafe(16)
+        idp.script(code, workos_profile(), code_challenge=challenge)
+        return code
+
+    return Harness(idp, issue)
+
+
+def local() -> Harness:
+    idp = LocalIdentityProvider(FixedClock())
+    return Harness(idp, lambda c: idp.issue_code(" Ada@Example.com ", "Ada", c))
+
+
+@pytest.fixture(params=["scripted", "local", "workos"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    if request.param == "scripted":
+        yield scripted()
+    elif request.param == "local":
+        yield local()
+    else:
+        server: WorkOSStandIn = request.getfixturevalue("standin_server")
+        server.reset()
+        with httpx.Client(timeout=2.0) as client:
+            idp = WorkOSIdentityProvider(
+                client,
+                api_key=API_KEY,
+                client_id=CLIENT_ID,
+                base_url=server.url,
+                redirect_uri=REDIRECT,
+            )
+            yield Harness(idp, server.issue_code)
+
+
+def start(harness: Harness) -> tuple[str, str]:
+    verifier = new_code_verifier()
+    return harness.issue_code(code_challenge_s256(verifier)), verifier
+
+
+def test_a_code_exchanges_to_a_profile(harness):
+    profile = harness.provider.exchange_code(*start(harness))
+    assert isinstance(profile, IdentityProfile)
+    assert isinstance(profile.alias, Identity)
+    assert "@" in profile.email
+    assert profile.display_name
+    assert isinstance(profile.primary, Identity)
+    assert not profile.identity_lookup_failed
+
+
+def test_the_same_code_twice_is_a_failed_login(harness):
+    code, verifier = start(harness)
+    harness.provider.exchange_code(code, verifier)
+    with pytest.raises(LoginFailed):
+        harness.provider.exchange_code(code, verifier)
+
+
+def test_a_wrong_verifier_is_a_failed_login(harness):
+    code, _ = start(harness)
+    with pytest.raises(LoginFailed):
+        harness.provider.exchange_code(code, new_code_verifier())
+
+
+def test_an_unknown_code_is_a_failed_login(harness):
+    with pytest.raises(LoginFailed):
+        harness.provider.exchange_code("no-such-code", new_code_verifier())
+
+
+def test_the_same_person_gets_the_same_alias_each_time(harness):
+    first = harness.provider.exchange_code(*start(harness))
+    second = harness.provider.exchange_code(*start(harness))
+    assert first.alias == second.alias
+    assert first.primary == second.primary
+
+
+def test_the_authorization_url_carries_state_and_the_s256_challenge(harness):
+    challenge = code_challenge_s256(new_code_verifier())
+    url = harness.provider.authorization_url(
+        state="state-123", code_challenge=challenge, redirect_uri=REDIRECT
+    )
+    params = parse_qs(urlsplit(url).query)
+    assert params["state"] == ["state-123"]
+    assert params["code_challenge"] == [challenge]
+    assert params["code_challenge_method"] == ["S256"]
+    assert params["redirect_uri"] == [REDIRECT]
+
+
+def test_user_supplied_values_cannot_add_parameters(harness):
+    plain = harness.provider.authorization_url(
+        state="s", code_challenge="c", redirect_uri=REDIRECT, login_hint="a@b.c"
+    )
+    hint = "a@b.c&state=evil&code_challenge=evil#frag"
+    url = harness.provider.authorization_url(
+        state="s", code_challenge="c", redirect_uri=REDIRECT, login_hint=hint
+    )
+    params = parse_qs(urlsplit(url).query)
+    assert params.keys() == parse_qs(urlsplit(plain).query).keys()
+    assert params["login_hint"] == [hint]
+    assert (params["state"], params["code_challenge"]) == (["s"], ["c"])
+    assert urlsplit(url).fragment == ""

@@ -1,0 +1,303 @@
+"""A WorkOS User Management stand-in over real HTTP (http.server in a thread).
+
+It serves the JSON fixtures in ``workos_fixtures/`` (copied from WorkOS's API
+reference), checks the client secret, the Bearer API key and the PKCE verifier
+against the challenge, makes codes single-use, records every request, and can be
+told to fail on a route: 500, slow past the client timeout, malformed JSON, an
+HTML error page, a connection reset, 429 or 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import secrets
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import attrs
+
+FIXTURES = Path(__file__).parent / "workos_fixtures"
+API_KEY = "sk_test_standin_0123456789abcdef"
+CLIENT_ID = "client_01STANDIN0000000000000000"
+FAILURE_MODES = ("500", "slow", "malformed", "html", "reset", "429", "401")
+
+# scenario -> (authenticate fixture, identities fixture)
+SCENARIOS = {
+    "google": ("authenticate_google", "identities_google"),
+    "github": ("authenticate_github_no_method", "identities_github"),
+    "password": ("authenticate_password", "identities_empty"),
+    "linked": ("authenticate_linked", "identities_several"),
+    "email_verification": ("error_email_verification_required", None),
+}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@attrs.define
+class Recorded:
+    method: str
+    raw_path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@attrs.define
+class Pending:
+    challenge: str
+    scenario: str
+    user: dict[str, Any]
+
+
+class WorkOSStandIn:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.slow_seconds = 1.0
+        self.reset()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.standin = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls) -> Iterator[WorkOSStandIn]:
+        standin = cls()
+        standin._thread.start()
+        try:
+            yield standin
+        finally:
+            standin._server.shutdown()
+            standin._server.server_close()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.codes: dict[str, Pending] = {}
+            self.failures: dict[str, list[str]] = {}
+            self.requests: list[Recorded] = []
+            self.identities: dict[str, str] = {}
+            self.users: dict[str, dict[str, Any]] = {}
+
+    def issue_code(
+        self, code_challenge: str, scenario: str = "google", **user: Any
+    ) -> str:
+        """A single-use code, as WorkOS's callback would carry, bound to the
+        challenge; ``user`` overrides fields of the fixture's user."""
+        if scenario not in SCENARIOS:
+            raise ValueError(scenario)
+        code = "01" + secrets.token_hex(12).upper()
+        with self.lock:
+            self.codes[code] = Pending(code_challenge, scenario, user)
+        return code
+
+    def fail(self, route: str, mode: str, times: int = 1) -> None:
+        if mode not in FAILURE_MODES:
+            raise ValueError(mode)
+        with self.lock:
+            self.failures.setdefault(route, []).extend([mode] * times)
+
+    def calls(self, route: str) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if _route(r.method, r.raw_path) == route]
+
+    def take_failure(self, route: str) -> str | None:
+        with self.lock:
+            queue = self.failures.get(route)
+            return queue.pop(0) if queue else None
+
+
+def _route(method: str, raw_path: str) -> str:
+    path = raw_path.split("?", 1)[0]
+    if method == "POST" and path == "/user_management/authenticate":
+        return "authenticate"
+    if method == "GET" and path.startswith("/user_management/users/"):
+        rest = path[len("/user_management/users/") :]
+        if rest.endswith("/identities") and "/" not in rest[: -len("/identities")]:
+            return "identities"
+        if "/" not in rest:
+            return "user"
+    return "unknown"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a reset or a client that gave up: expected here
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle and
+        # delayed ACKs add 40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    @property
+    def standin(self) -> WorkOSStandIn:
+        return self.server.standin  # type: ignore[attr-defined,no-any-return]
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("latin-1")
+        standin = self.standin
+        with standin.lock:
+            standin.requests.append(
+                Recorded(method, self.path, dict(self.headers.items()), body)
+            )
+        route = _route(method, self.path)
+        mode = standin.take_failure(route)
+        if mode is not None:
+            self._fail(mode)
+            return
+        if route == "authenticate":
+            self._authenticate(body)
+        elif route in ("identities", "user"):
+            if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+                self._serve(fixture("error_unauthorized"))
+                return
+            rest = self.path.split("?", 1)[0][len("/user_management/users/") :]
+            user_id = unquote(rest.split("/", 1)[0])
+            if route == "identities":
+                self._identities(user_id)
+            else:
+                self._user(user_id)
+        else:
+            self._serve(fixture("error_not_found"))
+
+    def _authenticate(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            self._json(400, {"error": "invalid_request", "error_description": "x"})
+            return
+        if body.get("client_id") != CLIENT_ID or body.get("client_secret") != API_KEY:
+            self._serve(fixture("error_unauthorized"))
+            return
+        if body.get("grant_type") != "authorization_code":
+            self._json(400, {"error": "unsupported_grant_type"})
+            return
+        code = body.get("code")
+        with self.standin.lock:
+            pending = self.standin.codes.pop(code, None) if code else None
+        verifier = body.get("code_verifier")
+        if (
+            pending is None
+            or not isinstance(verifier, str)
+            or s256(verifier) != pending.challenge
+        ):
+            grant = fixture("error_invalid_grant")
+            description = grant["body"]["error_description"]
+            grant["body"]["error_description"] = description.replace(
+                "{code}", str(code)
+            )
+            self._serve(grant)
+            return
+        name, identities = SCENARIOS[pending.scenario]
+        answer = fixture(name)
+        if answer["status"] == 200:
+            user = answer["body"]["user"]
+            user.update(pending.user)
+            with self.standin.lock:
+                self.standin.users[user["id"]] = copy.deepcopy(user)
+                if identities is not None:
+                    self.standin.identities.setdefault(user["id"], identities)
+        self._serve(answer)
+
+    def _identities(self, user_id: str) -> None:
+        with self.standin.lock:
+            name = self.standin.identities.get(user_id)
+        self._serve(fixture(name) if name else fixture("error_not_found"))
+
+    def _user(self, user_id: str) -> None:
+        with self.standin.lock:
+            user = self.standin.users.get(user_id)
+        if user is None:
+            self._serve(fixture("error_not_found"))
+            return
+        answer = fixture("user_google")
+        answer["body"] = {**answer["body"], **user}
+        self._serve(answer)
+
+    def _fail(self, mode: str) -> None:
+        if mode == "500":
+            self._json(500, {"code": "internal_server_error", "message": "boom"})
+        elif mode == "429":
+            self._serve(fixture("error_rate_limited"))
+        elif mode == "401":
+            self._serve(fixture("error_unauthorized"))
+        elif mode == "malformed":
+            self._send(200, b'{"user": {"id": "user_', "application/json")
+        elif mode == "html":
+            page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            self._send(502, page, "text/html")
+        elif mode == "slow":
+            time.sleep(self.standin.slow_seconds)
+            with contextlib.suppress(OSError):
+                self._json(500, {"code": "too_late"})
+        elif mode == "reset":
+            # SO_LINGER 0: close() sends RST instead of FIN.
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            self.connection.close()
+            self.close_connection = True
+
+    def _serve(self, answer: dict[str, Any]) -> None:
+        self._json(answer["status"], answer["body"], answer.get("headers", {}))
+
+    def _json(
+        self, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(status, json.dumps(body).encode(), "application/json", headers)
+
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
