@@ -38,6 +38,9 @@ MAX_TOKEN_BYTES = 8192
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti"]
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 
+# (exp, iat, nbf) as the token states them.
+TimeClaims = tuple[float, float, float | None]
+
 
 def _b64url_uint(value: int) -> str:
     raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
@@ -326,6 +329,11 @@ class RS256TokenSigner:
         )
 
     def validate_token(self, token: str) -> TokenClaims:
+        return self.verify(token)[0]
+
+    def verify(self, token: str) -> tuple[TokenClaims, TimeClaims]:
+        """``validate_token``, plus the time claims as the token states them
+        (before flooring), so that a cache can re-apply ``check_time_rules``."""
         if not isinstance(token, str) or not token:
             raise InvalidToken("empty token")
         if len(token) > MAX_TOKEN_BYTES:
@@ -348,23 +356,15 @@ class RS256TokenSigner:
 
     def _check_times(
         self, header: Mapping[str, Any], payload: Mapping[str, Any]
-    ) -> TokenClaims:
+    ) -> tuple[TokenClaims, TimeClaims]:
         sub = payload["sub"]
         if not isinstance(sub, str) or not sub:
             raise InvalidToken("claim sub is empty")
         exp = _required_time_claim(payload, "exp")
         iat = _required_time_claim(payload, "iat")
         nbf = _time_claim(payload, "nbf")
-        now = self._clock.now()
-        if exp <= now - self._leeway:
-            raise TokenExpired()
-        if nbf is not None and nbf > now + self._leeway:
-            raise InvalidToken("token not yet valid (nbf)")
-        if iat > now + self._leeway:
-            raise InvalidToken("token issued in the future (iat)")
-        if exp - iat > self._max_token_ttl + self._leeway:
-            raise InvalidToken("token lifetime above the maximum")
-        return TokenClaims(
+        self.check_time_rules(exp, iat, nbf)
+        claims = TokenClaims(
             sub=sub,
             iss=payload["iss"],
             aud=payload["aud"],
@@ -374,6 +374,25 @@ class RS256TokenSigner:
             kid=header["kid"],
             nbf=None if nbf is None else math.floor(nbf),
         )
+        return claims, (exp, iat, nbf)
+
+    def check_time_rules(self, exp: float, iat: float, nbf: float | None) -> None:
+        """Apply the time rules (``exp``, ``nbf``, ``iat``, maximum lifetime,
+        with the leeway) against the ``Clock``; shared with the token cache.
+
+        Raises:
+            TokenExpired: ``exp`` has passed (beyond the leeway).
+            InvalidToken: not yet valid, issued in the future, or lived too long.
+        """
+        now = self._clock.now()
+        if exp <= now - self._leeway:
+            raise TokenExpired()
+        if nbf is not None and nbf > now + self._leeway:
+            raise InvalidToken("token not yet valid (nbf)")
+        if iat > now + self._leeway:
+            raise InvalidToken("token issued in the future (iat)")
+        if exp - iat > self._max_token_ttl + self._leeway:
+            raise InvalidToken("token lifetime above the maximum")
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         return self._key_ring.jwks()
