@@ -92,6 +92,10 @@ def add_peers(bench: Bench, token: str, public: rsa.RSAPublicKey, pem: str) -> N
     except ImportError:
         print("joserfc not installed: skipped (make bench installs it)")
     try:
+        # authlib.jose is deprecated in favour of joserfc (measured above) but is
+        # still what many projects use; its import installs an "always" filter.
+        import authlib.deprecate  # noqa: F401
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from authlib.jose import JsonWebKey, JsonWebToken
