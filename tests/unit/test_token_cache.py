@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.threads import run_together
 from wikibot_auth.adapters.memory import FixedClock
 from wikibot_auth.adapters.rs256 import KeyRing, RS256TokenSigner
 from wikibot_auth.adapters.token_cache import CachingTokenSigner
@@ -127,11 +128,9 @@ def test_the_cache_never_exceeds_its_bound(private_key, pool, stream, bound):
 
 def test_sixteen_threads_keep_it_consistent(private_key, pool):
     cache = fresh_cache(private_key, 8)
-    barrier = threading.Barrier(16)
     errors: list[str] = []
 
     def work(offset: int) -> None:
-        barrier.wait()
         for step in range(150):
             index = (offset * 7 + step) % POOL
             if cache.validate_token(pool[index]).sub != f"user-{index}":
@@ -139,11 +138,7 @@ def test_sixteen_threads_keep_it_consistent(private_key, pool):
             if len(cache) > 8:
                 errors.append("bound exceeded")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(16, work)
     assert errors == []
     assert len(cache) <= 8
 

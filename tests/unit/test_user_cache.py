@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import workos_profile
+from tests.threads import run_together
 from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
 from wikibot_auth.adapters.token_cache import CachingTokenSigner
 from wikibot_auth.adapters.user_cache import CachingUserRepository, with_user_cache
@@ -192,11 +193,9 @@ def test_sixteen_threads_keep_the_user_cache_consistent(clock):
     for i in range(4):
         store.create(new_user(f"usr_{i}"), [Identity.workos(f"user_{i}")])
     cached = CachingUserRepository(store, clock, TTL, max_entries=3)
-    barrier = threading.Barrier(16)
     errors: list[str] = []
 
     def work(n: int) -> None:
-        barrier.wait()
         for step in range(200):
             user_id = f"usr_{(n + step) % 4}"
             if n % 4 == 0:
@@ -204,11 +203,7 @@ def test_sixteen_threads_keep_the_user_cache_consistent(clock):
             elif cached.get(user_id).user_id != user_id:
                 errors.append("wrong user")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(16, work)
     assert errors == []
     assert len(cached) <= 3
     for i in range(4):
