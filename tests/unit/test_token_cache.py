@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.threads import run_together
-from wikibot_auth.adapters.memory import FixedClock
+from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
 from wikibot_auth.adapters.rs256 import KeyRing, RS256TokenSigner
 from wikibot_auth.adapters.token_cache import CachingTokenSigner
 from wikibot_auth.domain.errors import InvalidToken, TokenExpired
+from wikibot_auth.domain.use_cases import Authenticate
 
 NOW = 1_700_000_000.0
 POOL = 24
@@ -180,3 +181,25 @@ def test_no_thread_is_served_a_removed_key_after_replace_keys(
         thread.join()
     assert served_after == []
     assert len(cache) == 0
+
+
+def test_rejections_of_cached_tokens_never_show_the_token(
+    cache, signer, clock, other_key, caplog
+):
+    caplog.set_level("DEBUG", logger="wikibot_auth")
+    authenticate = Authenticate(cache, InMemoryUserRepository())
+    expired, unkeyed = signer.create_token("u1"), signer.create_token("u2")
+    for token in (expired, unkeyed):
+        authenticate.verify_token(token)
+    clock.advance(signer.token_ttl + 31)
+    with pytest.raises(TokenExpired) as first:
+        authenticate.verify_token(expired)
+    clock.set(NOW)
+    cache.replace_keys(KeyRing.build(other_key))
+    with pytest.raises(InvalidToken) as second:
+        authenticate.verify_token(unkeyed)
+    shown = caplog.text + repr(first.value) + repr(second.value)
+    assert "token rejected" in caplog.text
+    for token in (expired, unkeyed):
+        assert token not in shown
+        assert token.split(".")[2][:16] not in shown
