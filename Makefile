@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: venv test lint typecheck unit serve clean
+.PHONY: venv test lint typecheck unit serve clean bench
 
 $(VENV)/.stamp-deps: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ serve: venv
 	@token=$$($(BIN)/wikibot-auth token mint --key .wikibot-auth/demo-key.pem --sub usr_demo) && \
 	  echo "minted: $$token" && \
 	  echo "$$token" | $(BIN)/wikibot-auth token verify --key .wikibot-auth/demo-key.pem -
+
+# Benchmarks (never part of `make test`): peers come from the `bench` extra.
+bench: venv
+	$(PIP) install -e ".[test,bench]" $(EDITABLE)
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

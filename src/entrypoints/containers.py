@@ -20,6 +20,8 @@ from ..adapters.local_idp import LocalIdentityProvider
 from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import KeyRing, RS256TokenSigner
 from ..adapters.system_clock import SystemClock
+from ..adapters.token_cache import CachingTokenSigner
+from ..adapters.user_cache import with_user_cache
 from ..adapters.workos import WorkOSIdentityProvider, http_client
 from ..domain.ports import Clock, IdentityProvider, TokenSigner, UserRepository
 from ..domain.use_cases import (
@@ -57,7 +59,7 @@ class Container(containers.DeclarativeContainer):
         may_generate_key=config.may_generate_key,
     )
 
-    token_signer: providers.Provider[TokenSigner] = providers.Singleton(
+    rs256_token_signer: providers.Provider[RS256TokenSigner] = providers.Singleton(
         RS256TokenSigner,
         key_ring=key_ring,
         clock=clock,
@@ -68,9 +70,19 @@ class Container(containers.DeclarativeContainer):
         leeway=config.leeway,
     )
 
-    user_repository: providers.Provider[UserRepository] = providers.Selector(
+    # The verified-token cache in front of the RS256 signer.
+    token_signer: providers.Provider[TokenSigner] = providers.Singleton(
+        CachingTokenSigner, inner=rs256_token_signer
+    )
+
+    user_store: providers.Provider[UserRepository] = providers.Selector(
         config.store_kind,
         memory=providers.Singleton(InMemoryUserRepository),
+    )
+
+    # The selected store, behind the user cache when WIKIBOT_AUTH_USER_CACHE_TTL > 0.
+    user_repository: providers.Provider[UserRepository] = providers.Singleton(
+        with_user_cache, store=user_store, clock=clock, ttl=config.user_cache_ttl
     )
 
     # One httpx client for the IdP, closed by ``shutdown_resources()``.

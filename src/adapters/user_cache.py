@@ -1,0 +1,114 @@
+"""The ``UserRepository`` port with a short-lived memory of user records.
+
+Enabled by ``WIKIBOT_AUTH_USER_CACHE_TTL`` > 0: a record read from the store is
+reused for that many seconds, so a warm request needs no store round trip. The
+writes made through this object drop the entry at once, so this process sees
+its own sign-outs and disablings on the next request; other processes see them
+within the TTL. Absent users are never remembered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+
+from ..domain.model import Identity, User
+from ..domain.ports import Clock, UserRepository
+from .lru import LRUCache
+
+DEFAULT_MAX_ENTRIES = 10_000
+
+
+class CachingUserRepository:
+    """``UserRepository`` decorator: records reused for ``ttl`` seconds, at
+    most ``max_entries`` of them (least recently used dropped first)."""
+
+    def __init__(
+        self,
+        inner: UserRepository,
+        clock: Clock,
+        ttl: float,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
+        if ttl <= 0:
+            raise ValueError("the user cache needs a positive TTL")
+        self._inner = inner
+        self._clock = clock
+        self._ttl = ttl
+        self._entries: LRUCache[str, tuple[User, float]] = LRUCache(max_entries)
+        # Bumped by every write: a read that overlapped a write is not kept,
+        # so a record fetched before a revocation cannot land after it.
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    @property
+    def inner(self) -> UserRepository:
+        return self._inner
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_cached(self, user_id: str) -> User | None:
+        entry = self._entries.get(user_id)
+        if entry is not None and 0 <= self._clock.now() - entry[1] < self._ttl:
+            return entry[0]
+        return self._inner.get_cached(user_id)
+
+    def get(self, user_id: str) -> User | None:
+        now = self._clock.now()
+        entry = self._entries.get(user_id)
+        if entry is not None and 0 <= now - entry[1] < self._ttl:
+            return entry[0]
+        generation = self._generation
+        user = self._inner.get(user_id)
+        if user is not None:
+            with self._lock:
+                if generation == self._generation:
+                    self._entries.put(user_id, (user, now))
+        return user
+
+    def find_by_identity(self, identity: Identity) -> User | None:
+        return self._inner.find_by_identity(identity)
+
+    def create(self, user: User, identities: Sequence[Identity]) -> tuple[User, bool]:
+        return self._inner.create(user, identities)
+
+    def link_identity(
+        self, user_id: str, identity: Identity, *, primary: bool = True
+    ) -> User:
+        try:
+            return self._inner.link_identity(user_id, identity, primary=primary)
+        finally:
+            self._forget(user_id)
+
+    def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
+        try:
+            return self._inner.update_profile(user_id, changes)
+        finally:
+            self._forget(user_id)
+
+    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
+        try:
+            return self._inner.set_tokens_valid_after(user_id, value)
+        finally:
+            self._forget(user_id)
+
+    def set_disabled(self, user_id: str, disabled: bool) -> User:
+        try:
+            return self._inner.set_disabled(user_id, disabled)
+        finally:
+            self._forget(user_id)
+
+    def _forget(self, user_id: str) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.pop(user_id)
+
+
+def with_user_cache(store: UserRepository, clock: Clock, ttl: float) -> UserRepository:
+    """``store`` itself when ``ttl`` is 0 (read on every request), else the
+    store behind a ``CachingUserRepository``."""
+    if ttl <= 0:
+        return store
+    return CachingUserRepository(store, clock, ttl)

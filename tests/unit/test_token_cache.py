@@ -1,0 +1,205 @@
+"""The verified-token cache: correctness, not speed (speed is in benchmarks/)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.threads import run_together
+from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
+from wikibot_auth.adapters.rs256 import KeyRing, RS256TokenSigner
+from wikibot_auth.adapters.token_cache import CachingTokenSigner
+from wikibot_auth.domain.errors import InvalidToken, TokenExpired
+from wikibot_auth.domain.use_cases import Authenticate
+
+NOW = 1_700_000_000.0
+POOL = 24
+
+
+@pytest.fixture
+def cache(signer):
+    return CachingTokenSigner(signer)
+
+
+@pytest.fixture(scope="module")
+def pool(private_key):
+    """Tokens minted once for the property and thread tests (RSA signs are slow)."""
+    signer = RS256TokenSigner(KeyRing.build(private_key), FixedClock(NOW))
+    return [signer.create_token(f"user-{i}") for i in range(POOL)]
+
+
+def fresh_cache(private_key, max_entries):
+    signer = RS256TokenSigner(KeyRing.build(private_key), FixedClock(NOW))
+    return CachingTokenSigner(signer, max_entries=max_entries)
+
+
+def test_a_second_sight_is_answered_from_the_cache(cache, signer):
+    token = signer.create_token("u1")
+    first = cache.validate_token(token)
+    assert first.sub == "u1"
+    assert cache.validate_token(token) is first
+    assert signer.validate_token(token) is not first
+    assert len(cache) == 1
+
+
+def test_failures_are_not_cached(cache, other_key, clock):
+    foreign = RS256TokenSigner(KeyRing.build(other_key), clock).create_token("u1")
+    for token in ("abc.def.ghi", foreign):
+        with pytest.raises(InvalidToken):
+            cache.validate_token(token)
+    assert len(cache) == 0
+
+
+def test_an_expired_token_stays_rejected_while_cached(cache, signer, clock):
+    token = signer.create_token("u1")
+    cache.validate_token(token)
+    clock.advance(signer.token_ttl + 31)
+    for _ in range(2):
+        with pytest.raises(TokenExpired):
+            cache.validate_token(token)
+
+
+def test_a_cached_token_is_valid_until_the_leeway_runs_out(cache, signer, clock):
+    token = signer.create_token("u1")
+    cache.validate_token(token)
+    clock.advance(signer.token_ttl + 29)
+    assert cache.validate_token(token).sub == "u1"
+
+
+def test_replace_keys_without_its_key_rejects_a_cached_token(cache, signer, other_key):
+    token = signer.create_token("u1")
+    cache.validate_token(token)
+    cache.replace_keys(KeyRing.build(other_key))
+    with pytest.raises(InvalidToken):
+        cache.validate_token(token)
+    assert len(cache) == 0
+    assert cache.validate_token(cache.create_token("u2")).sub == "u2"
+
+
+def test_a_key_removed_behind_the_cache_is_still_refused(cache, signer, other_key):
+    token = signer.create_token("u1")
+    cache.validate_token(token)
+    signer.replace_keys(KeyRing.build(other_key))  # the inner ring, not the cache
+    with pytest.raises(InvalidToken):
+        cache.validate_token(token)
+
+
+def test_a_rotation_that_keeps_the_old_key_keeps_its_tokens(
+    cache, signer, private_key, other_key
+):
+    token = signer.create_token("u1")
+    claims = cache.validate_token(token)
+    cache.replace_keys(KeyRing.build(other_key, [private_key.public_key()]))
+    assert cache.validate_token(token) is claims
+    assert cache.jwks() == cache.key_ring.jwks()
+    assert len(cache.jwks()["keys"]) == 2
+
+
+def test_create_token_and_token_ttl_are_forwarded(cache, signer):
+    assert cache.token_ttl == signer.token_ttl
+    claims = signer.validate_token(cache.create_token("u1", min_issued_at=int(NOW) + 5))
+    assert (claims.sub, claims.iat) == ("u1", int(NOW) + 5)
+
+
+def test_a_non_string_token_is_invalid(cache):
+    with pytest.raises(InvalidToken):
+        cache.validate_token(None)  # type: ignore[arg-type]
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(0, POOL - 1), st.text(max_size=20)),
+        max_size=80,
+    ),
+    st.integers(1, 12),
+)
+def test_the_cache_never_exceeds_its_bound(private_key, pool, stream, bound):
+    cache = fresh_cache(private_key, bound)
+    for item in stream:
+        if isinstance(item, int):
+            assert cache.validate_token(pool[item]).sub == f"user-{item}"
+        else:
+            with pytest.raises(InvalidToken):
+                cache.validate_token(item)
+        assert len(cache) <= bound
+
+
+def test_sixteen_threads_keep_it_consistent(private_key, pool):
+    cache = fresh_cache(private_key, 8)
+    errors: list[str] = []
+
+    def work(offset: int) -> None:
+        for step in range(150):
+            index = (offset * 7 + step) % POOL
+            if cache.validate_token(pool[index]).sub != f"user-{index}":
+                errors.append(f"wrong claims for token {index}")
+            if len(cache) > 8:
+                errors.append("bound exceeded")
+
+    run_together(16, work)
+    assert errors == []
+    assert len(cache) <= 8
+
+
+def test_no_thread_is_served_a_removed_key_after_replace_keys(
+    private_key, other_key, pool
+):
+    cache = fresh_cache(private_key, 64)
+    replaced = threading.Event()
+    stop = threading.Event()
+    served_after: list[int] = []
+    barrier = threading.Barrier(17)
+
+    def work(offset: int) -> None:
+        barrier.wait()
+        step = 0
+        while not stop.is_set():
+            index = (offset + step) % POOL
+            step += 1
+            was_replaced = replaced.is_set()
+            try:
+                cache.validate_token(pool[index])
+            except InvalidToken:
+                continue
+            if was_replaced:
+                served_after.append(index)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    while len(cache) < POOL // 2:
+        stop.wait(0.001)
+    cache.replace_keys(KeyRing.build(other_key))
+    replaced.set()
+    stop.wait(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert served_after == []
+    assert len(cache) == 0
+
+
+def test_rejections_of_cached_tokens_never_show_the_token(
+    cache, signer, clock, other_key, caplog
+):
+    caplog.set_level("DEBUG", logger="wikibot_auth")
+    authenticate = Authenticate(cache, InMemoryUserRepository())
+    expired, unkeyed = signer.create_token("u1"), signer.create_token("u2")
+    for token in (expired, unkeyed):
+        authenticate.verify_token(token)
+    clock.advance(signer.token_ttl + 31)
+    with pytest.raises(TokenExpired) as first:
+        authenticate.verify_token(expired)
+    clock.set(NOW)
+    cache.replace_keys(KeyRing.build(other_key))
+    with pytest.raises(InvalidToken) as second:
+        authenticate.verify_token(unkeyed)
+    shown = caplog.text + repr(first.value) + repr(second.value)
+    assert "token rejected" in caplog.text
+    for token in (expired, unkeyed):
+        assert token not in shown
+        assert token.split(".")[2][:16] not in shown
