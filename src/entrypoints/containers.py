@@ -28,6 +28,7 @@ from ..domain.use_cases import (
     SignOutEverywhere,
 )
 from .keys import load_key_ring
+from .login_state import LoginStateCodec, derive_login_state_key
 from .settings import Settings
 
 
@@ -100,6 +101,13 @@ class Container(containers.DeclarativeContainer):
     )
     set_user_disabled = providers.Factory(
         SetUserDisabled, user_repository=user_repository, clock=clock
+    )
+
+    # web entrypoints: the signed login cookie (key derived from the signing key)
+    login_state: providers.Provider[LoginStateCodec] = providers.Singleton(
+        LoginStateCodec,
+        key=providers.Singleton(derive_login_state_key, key_ring),
+        clock=clock,
     )
 
 
