@@ -32,11 +32,7 @@ test: lint typecheck
 	$(BIN)/pytest
 
 serve: venv
-	@mkdir -p .wikibot-auth
-	$(BIN)/wikibot-auth keygen --out .wikibot-auth/demo-key.pem --force
-	@token=$$($(BIN)/wikibot-auth token mint --key .wikibot-auth/demo-key.pem --sub usr_demo) && \
-	  echo "minted: $$token" && \
-	  echo "$$token" | $(BIN)/wikibot-auth token verify --key .wikibot-auth/demo-key.pem -
+	$(BIN)/wikibot-auth serve $(SERVE_ARGS)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,8 +19,10 @@ from dependency_injector import providers
 
 from ..adapters.rs256 import generate_private_key, thumbprint, write_private_key
 from ..domain.errors import AuthError
+from .asgi import create_app
 from .containers import Container, create_container
 from .keys import key_ring_from_file
+from .settings import is_loopback_host
 from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
 
 logger = logging.getLogger("wikibot_auth")
@@ -86,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--key", required=True, help="private or public key PEM (or JWKS)"
     )
     jwks.set_defaults(run=_jwks)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP server (login routes, /me, JWKS) under uvicorn",
+        description="Embedded defaults: the configured user store, a generated "
+        "key in the data directory, and (development, loopback host, no "
+        "WORKOS_API_KEY) the local sign-in page.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="default: 8000")
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -146,6 +160,50 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
 def _jwks(args: argparse.Namespace, out: TextIO) -> int:
     json.dump(_container(args).token_signer().jwks(), out, indent=2)
     print(file=out)
+    return EXIT_OK
+
+
+def serve_overrides(host: str, port: int, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What ``serve`` adds to the environment's settings: the local IdP only on a
+    loopback host in development without WorkOS, and a redirect URI on it."""
+    overrides: dict[str, Any] = {}
+    development = (environ.get("WIKIBOT_AUTH_ENV") or "development").strip().lower()
+    local = development == "development" and is_loopback_host(host)
+    if local and not environ.get("WIKIBOT_AUTH_REDIRECT_URI"):
+        netloc = f"[{host}]" if ":" in host else host
+        overrides["redirect_uri"] = f"http://{netloc}:{port}/auth/callback"
+    if (
+        local
+        and not environ.get("WIKIBOT_AUTH_IDP")
+        and not (environ.get("WORKOS_API_KEY") or "").strip()
+    ):
+        overrides["idp"] = "local"
+    return overrides
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    if not 0 <= args.port <= 65535:
+        raise _UsageError("--port must be between 0 and 65535")
+    container = create_container(**serve_overrides(args.host, args.port, os.environ))
+    container.token_signer()  # fail now (exit 2) on a bad key, not at first request
+    container.login_state()
+    idp = container.config.idp()
+    app = create_app(container)
+    logging.getLogger("wikibot_auth").setLevel(logging.INFO)
+    redirect = container.config.redirect_uri() or "derived from each request"
+    print(
+        f"wikibot-auth: store {container.config.store_kind()}, IdP {idp}, "
+        f"callback {redirect}",
+        file=out,
+        flush=True,
+    )
+    import uvicorn  # only here: nothing else needs a server
+
+    # The access log would print every callback URL, auth code and state included.
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, access_log=False, server_header=False
+    )
+    uvicorn.Server(config).run()
     return EXIT_OK
 
 
