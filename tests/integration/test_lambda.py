@@ -482,3 +482,57 @@ def test_login_error_rows_through_the_handler(container, tmp_path, private_key):
         500,
         "not_configured",
     )
+
+
+AUTHORIZER_PROBE = """
+import json, sys
+from wikibot_auth.entrypoints import aws_lambda
+try:
+    aws_lambda.authorizer(json.loads(sys.argv[1]), None)
+except Exception as exc:
+    assert exc.args == ("Unauthorized",), exc
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_authorizer_path_imports_no_server_or_route_code(tmp_path, private_key):
+    import os
+    import subprocess
+    import sys
+
+    keys = tmp_path / "public.pem"
+    keys.write_bytes(
+        private_key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+    )
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WIKIBOT_AUTH_", "WORKOS_"))
+    }
+    environ.update(
+        WIKIBOT_AUTH_PUBLIC_KEYS_FILE=str(keys),
+        WIKIBOT_AUTH_USER_STORE="memory://",
+        AWS_LAMBDA_FUNCTION_NAME="wikibot-auth-authorizer",
+    )
+    event = json.dumps(load("rest_token_authorizer", "not.a.jwt"))
+    result = subprocess.run(
+        [sys.executable, "-c", AUTHORIZER_PROBE, event],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    loaded = set(json.loads(result.stdout))
+    for module in (
+        "httpx",
+        "uvicorn",
+        "sqlite3",
+        "mangum",
+        "wikibot_auth.entrypoints.routes",
+        "wikibot_auth.entrypoints.asgi",
+    ):
+        assert module not in loaded
