@@ -18,7 +18,8 @@ from typing import Any, TextIO
 from dependency_injector import providers
 
 from ..adapters.rs256 import generate_private_key, thumbprint, write_private_key
-from ..domain.errors import AuthError
+from ..domain.errors import AuthError, UnknownUser
+from ..domain.model import User
 from .asgi import create_app
 from .containers import Container, create_container
 from .keys import key_ring_from_file
@@ -100,6 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="default: 8000")
     serve.set_defaults(run=_serve)
+
+    users = commands.add_parser(
+        "users", help="inspect and manage users in the configured store"
+    )
+    user_commands = users.add_subparsers(
+        dest="users_command", required=True, parser_class=_Parser
+    )
+    for name, run, text in (
+        ("show", _users_show, "print the stored record as JSON"),
+        ("disable", _users_disable, "disable the user and sign them out everywhere"),
+        ("enable", _users_enable, "enable the user again"),
+        ("sign-out", _users_sign_out, "revoke every token issued to the user so far"),
+    ):
+        verb = user_commands.add_parser(name, help=text, description=text)
+        verb.add_argument("user_id", metavar="USER_ID")
+        verb.set_defaults(run=run)
     return parser
 
 
@@ -163,6 +180,40 @@ def _jwks(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _store_container(args: argparse.Namespace) -> Container:
+    given: Container | None = getattr(args, "container", None)
+    return given if given is not None else create_container()
+
+
+def _print_user(user: User, out: TextIO) -> int:
+    json.dump(user.to_item(), out, indent=2, sort_keys=True)
+    print(file=out)
+    return EXIT_OK
+
+
+def _users_show(args: argparse.Namespace, out: TextIO) -> int:
+    user = _store_container(args).user_repository().get(args.user_id)
+    if user is None:
+        raise UnknownUser()
+    return _print_user(user, out)
+
+
+def _users_disable(args: argparse.Namespace, out: TextIO) -> int:
+    return _print_user(
+        _store_container(args).set_user_disabled()(args.user_id, True), out
+    )
+
+
+def _users_enable(args: argparse.Namespace, out: TextIO) -> int:
+    return _print_user(
+        _store_container(args).set_user_disabled()(args.user_id, False), out
+    )
+
+
+def _users_sign_out(args: argparse.Namespace, out: TextIO) -> int:
+    return _print_user(_store_container(args).sign_out_everywhere()(args.user_id), out)
+
+
 def serve_overrides(host: str, port: int, environ: Mapping[str, str]) -> dict[str, Any]:
     """What ``serve`` adds to the environment's settings: the local IdP only on a
     loopback host in development without WorkOS, and a redirect URI on it."""
@@ -207,12 +258,16 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+def main(
+    argv: Sequence[str] | None = None, *, container: Container | None = None
+) -> int:
+    """Run the command line; returns the exit code. ``container`` (tests,
+    embedding) replaces the one built from the environment for ``users``."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         args = build_parser().parse_args(argv)
+        args.container = container
         run: Callable[[argparse.Namespace, TextIO], int] = args.run
         return run(args, sys.stdout)
     except _UsageError as exc:
