@@ -9,6 +9,7 @@ v1 proxy, HTTP API (payload 1.0 and 2.0) and Function URL events.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -35,6 +36,7 @@ Event = Mapping[str, Any]
 
 _container: Container | None = None
 _http_handler: Callable[[Event, Any], dict[str, Any]] | None = None
+_loop: asyncio.AbstractEventLoop | None = None
 
 
 class AuthorizerFailure(Exception):
@@ -45,9 +47,13 @@ class AuthorizerFailure(Exception):
 def configure(container: Container | None = None) -> None:
     """Use ``container`` from now on (tests); None rebuilds from the environment
     on next use."""
-    global _container, _http_handler
+    global _container, _http_handler, _loop
     _container = container
     _http_handler = None
+    if _loop is not None:
+        _loop.close()
+        asyncio.set_event_loop(None)
+        _loop = None
 
 
 def get_container() -> Container:
@@ -249,10 +255,14 @@ def _refuse(error: AuthError, arn: str, simple: bool) -> dict[str, Any]:
 
 
 def _build_http_handler() -> Callable[[Event, Any], dict[str, Any]]:
+    global _loop
     from mangum import Mangum
 
     from .asgi import create_app
 
+    # Mangum runs each event on the current loop; own it so configure() can close it.
+    _loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
     adapter = Mangum(create_app(get_container()), lifespan="off")
     return adapter  # type: ignore[return-value]
 
