@@ -154,8 +154,16 @@ def _credentials(event: Event, kind: str) -> tuple[str | None, str | None]:
     return None, token or None
 
 
-def _authenticate(event: Event, kind: str) -> tuple[AuthenticatedUser | None, str]:
-    """(user, principal) — user None means an explicit Deny for ``principal``."""
+class _Refused(Exception):
+    def __init__(self, error: AuthError, principal: str) -> None:
+        super().__init__(error.code)
+        self.error = error
+        self.principal = principal
+
+
+def _authenticate(event: Event, kind: str) -> AuthenticatedUser:
+    """The caller; ``_Refused`` carries the token's subject when the user
+    behind a valid token is refused (for the Deny's principalId)."""
     authenticate = get_container().authenticate()
     header, cookie = _credentials(event, kind)
     if cookie is not None:
@@ -164,8 +172,10 @@ def _authenticate(event: Event, kind: str) -> tuple[AuthenticatedUser | None, st
         claims = authenticate.verify(header)
     else:
         raise MissingToken()
-    user = authenticate.cached_user_for(claims) or authenticate.user_for(claims)
-    return user, claims.sub
+    try:
+        return authenticate.cached_user_for(claims) or authenticate.user_for(claims)
+    except AuthError as exc:
+        raise _Refused(exc, claims.sub) from exc
 
 
 def policy_resource(arn: str) -> str:
@@ -228,26 +238,29 @@ def authorizer(event: Event, context: Any) -> dict[str, Any]:
         and get_container().config.authorizer_response() == "simple"
     )
     try:
-        user, principal = _authenticate(event, kind)
+        user = _authenticate(event, kind)
+    except _Refused as refused:
+        return _refuse(refused.error, arn, simple, refused.principal)
     except AuthError as exc:
         return _refuse(exc, arn, simple)
     except Exception:
         logger.exception("unexpected error in the authorizer")
         return _refuse(InternalError(), arn, simple)
-    assert user is not None  # noqa: S101 - _authenticate raised otherwise
     if simple:
         return {"isAuthorized": True, "context": _context(user)}
-    return _policy(principal, "Allow", arn, _context(user))
+    return _policy(user.user_id, "Allow", arn, _context(user))
 
 
-def _refuse(error: AuthError, arn: str, simple: bool) -> dict[str, Any]:
+def _refuse(
+    error: AuthError, arn: str, simple: bool, principal: str = "anonymous"
+) -> dict[str, Any]:
     status = wire_error(error.code).status
     if status >= 500:
         raise AuthorizerFailure(error.code)
     if status == 403:
         if simple:
             return {"isAuthorized": False}
-        return _policy("anonymous", "Deny", arn, {"error": error.code})
+        return _policy(principal, "Deny", arn, {"error": error.code})
     raise Exception("Unauthorized")
 
 

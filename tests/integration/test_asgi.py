@@ -515,3 +515,26 @@ async def test_a_websocket_with_a_bad_token_is_closed(container):
     scope = {"type": "websocket", "headers": [(b"authorization", b"Bearer x.y.z")]}
     await middleware(scope, None, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_cookie_auth_can_be_turned_off(tmp_path, private_key):
+    container = web_container(tmp_path, private_key, WIKIBOT_AUTH_COOKIE_AUTH="false")
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        body = await log_in(client)
+        client.cookies.set("wikibot_auth_token", body["token"])
+        assert (await client.get("/me")).json()["error"] == "missing_token"
+        me = await client.get("/me", headers=bearer(body["token"]))
+        assert me.status_code == 200
+
+
+async def test_create_app_reads_the_environment(monkeypatch, tmp_path, private_key):
+    from tests.integration.web import web_env
+
+    for name, value in web_env(tmp_path, private_key).items():
+        monkeypatch.setenv(name, value)
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        body = await log_in(client)
+        me = await client.get("/me", headers=bearer(body["token"]))
+    assert me.json() == body["user"]

@@ -164,6 +164,7 @@ def test_a_disabled_user_gets_an_explicit_deny(container, token):
     container.set_user_disabled()("usr_ada", True)
     answer = authorizer(load("rest_token_authorizer", token), None)
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert answer["principalId"] == "usr_ada"
     assert answer["context"] == {"error": "user_disabled"}
     assert authorizer(load("http_v2_authorizer", token), None) == {
         "isAuthorized": False
@@ -536,3 +537,14 @@ def test_the_authorizer_path_imports_no_server_or_route_code(tmp_path, private_k
         "wikibot_auth.entrypoints.asgi",
     ):
         assert module not in loaded
+
+
+def test_http_api_authorizer_accepts_the_token_cookie_with_csrf_rules(token):
+    event = load("http_v2_authorizer", token)
+    del event["headers"]["authorization"]
+    event["cookies"].append(f"wikibot_auth_token={token}")
+    assert authorizer(event, None)["isAuthorized"] is True
+    event["requestContext"]["http"]["method"] = "POST"
+    assert authorizer(event, None) == {"isAuthorized": False}
+    event["headers"]["origin"] = API
+    assert authorizer(event, None)["isAuthorized"] is True
