@@ -81,3 +81,34 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+
+
+@contextlib.contextmanager
+def serving_in_thread(app: object, port: int) -> Iterator[str]:
+    """Run ``app`` under a real uvicorn server on 127.0.0.1:``port`` in a thread
+    of this process (so a test can still reach the app's container)."""
+    import threading
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

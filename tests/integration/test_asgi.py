@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.integration.server import free_port, serving_in_thread
 from tests.integration.web import (
     BASE,
     log_in,
@@ -41,16 +42,36 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def container(tmp_path, private_key) -> Container:
-    return web_container(tmp_path, private_key)
+@pytest.fixture(params=["asgi-transport", "uvicorn"])
+def server_kind(request) -> str:
+    return request.param
 
 
 @pytest.fixture
-async def client(container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield client
+def base(server_kind) -> str:
+    """The app's origin: a real 127.0.0.1 port when served by uvicorn."""
+    return (
+        BASE if server_kind == "asgi-transport" else f"http://127.0.0.1:{free_port()}"
+    )
+
+
+@pytest.fixture
+def container(tmp_path, private_key, base) -> Container:
+    return web_container(tmp_path, private_key, base)
+
+
+@pytest.fixture
+async def client(container, base, server_kind) -> AsyncIterator[httpx.AsyncClient]:
+    """The same tests through httpx.ASGITransport and through a real uvicorn socket."""
+    app = create_app(container)
+    if server_kind == "asgi-transport":
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+            yield client
+        return
+    with serving_in_thread(app, int(base.rsplit(":", 1)[1])):
+        async with httpx.AsyncClient(base_url=base) as client:
+            yield client
 
 
 def set_cookies(response: httpx.Response) -> dict[str, str]:
@@ -111,13 +132,13 @@ async def test_browser_mode_redirects_to_return_to_with_the_token_cookie(client)
     assert me.json()["email"] == "ada@example.com"
 
 
-async def test_login_cookie_is_signed_scoped_and_short_lived(client):
+async def test_login_cookie_is_signed_scoped_and_short_lived(client, base):
     response = await start_login(client, "/x")
     cookie = set_cookies(response)["wikibot_auth_login"]
     for attribute in ("HttpOnly", "SameSite=Lax", "Path=/auth/callback", "Max-Age=600"):
         assert attribute in cookie
     location = response.headers["location"]
-    assert location.startswith(f"{BASE}/auth/local/sign-in?")
+    assert location.startswith(f"{base}/auth/local/sign-in?")
     query = query_of(location)
     assert query["code_challenge_method"] == "S256"
     assert query["state"] not in cookie  # base64url JSON, not the raw value
@@ -251,7 +272,7 @@ async def test_a_disabled_user_is_forbidden(client, container):
     }
 
 
-async def test_cookie_post_needs_a_matching_origin(client):
+async def test_cookie_post_needs_a_matching_origin(client, base):
     callback = await sign_in(client)
     await client.get(callback, headers={"accept": "text/html"})
     no_origin = await client.post("/auth/logout")
@@ -260,7 +281,7 @@ async def test_cookie_post_needs_a_matching_origin(client):
         "/auth/logout", headers={"origin": "https://evil.example"}
     )
     assert wrong.json()["error"] == "csrf_rejected"
-    ok = await client.post("/auth/logout", headers={"origin": BASE})
+    ok = await client.post("/auth/logout", headers={"origin": base})
     assert ok.status_code == 204
     assert "Max-Age=0" in set_cookies(ok)["wikibot_auth_token"]
     assert (await client.get("/me")).status_code == 401
@@ -359,7 +380,9 @@ async def test_no_secret_reaches_the_logs(client, caplog):
     await client.get("/me", headers=bearer(body["token"] + "x"))
     # everything but the test client's own request log
     server_log = "\n".join(
-        r.getMessage() for r in caplog.records if not r.name.startswith("httpx")
+        r.getMessage()
+        for r in caplog.records
+        if not r.name.startswith(("httpx", "httpcore"))
     )
     for secret in (query["code"], query["state"], body["token"], verifier_cookie):
         assert secret not in server_log
