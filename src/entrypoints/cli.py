@@ -236,8 +236,10 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     if not 0 <= args.port <= 65535:
         raise _UsageError("--port must be between 0 and 65535")
     container = create_container(**serve_overrides(args.host, args.port, os.environ))
-    container.token_signer()  # fail now (exit 2) on a bad key, not at first request
+    # Fail now (exit 2) on a bad key or store, not at the first request.
+    container.token_signer()
     container.login_state()
+    container.user_repository()
     idp = container.config.idp()
     app = create_app(container)
     logging.getLogger("wikibot_auth").setLevel(logging.INFO)

@@ -124,6 +124,16 @@ class Routes:
         return response
 
     async def _finish_login(self, request: Request) -> tuple[LoginResult, str]:
+        try:
+            code, verifier, return_to = self._check_callback(request)
+        except AuthError as exc:
+            logger.info("login failed: code=%s", exc.code)
+            raise
+        exchange = self.container.exchange_auth_code()
+        result = await asyncio.to_thread(exchange, code, verifier)
+        return result, return_to
+
+    def _check_callback(self, request: Request) -> tuple[str, str, str]:
         query = request.query_params
         if "error" in query:
             raise LoginFailed("the identity provider answered with an error")
@@ -136,9 +146,7 @@ class Routes:
         code = query.get("code")
         if not code:
             raise InvalidCallback("the callback carries no code")
-        exchange = self.container.exchange_auth_code()
-        result = await asyncio.to_thread(exchange, code, login.verifier)
-        return result, login.return_to
+        return code, login.verifier, login.return_to
 
     async def local_sign_in_page(self, request: Request) -> Response:
         if self.local_idp() is None:
