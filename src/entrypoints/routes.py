@@ -102,10 +102,12 @@ class Routes:
         try:
             result, return_to = await self._finish_login(request)
         except AuthError as exc:
-            response = error_response(exc, expire)
-            response.headers.update(TOKEN_HEADERS)
-            return response
-        if "text/html" in request.headers.get("accept", ""):
+            failed = error_response(exc, expire)
+            failed.headers.update(TOKEN_HEADERS)
+            return failed
+        browser = "text/html" in request.headers.get("accept", "")
+        response: Response
+        if browser:
             response = RedirectResponse(return_to, status_code=303)
         else:
             response = JSONResponse(
@@ -118,9 +120,10 @@ class Routes:
             )
         response.headers.update(TOKEN_HEADERS)
         response.headers.append("set-cookie", expire)
-        response.headers.append(
-            "set-cookie", policy.set_token(result.token, result.expires_in)
-        )
+        if browser:  # API clients get the token in the body only
+            response.headers.append(
+                "set-cookie", policy.set_token(result.token, result.expires_in)
+            )
         return response
 
     async def _finish_login(self, request: Request) -> tuple[LoginResult, str]:

@@ -114,6 +114,7 @@ async def test_callback_answers_carry_no_store_and_no_referrer(client):
     assert response.headers["referrer-policy"] == "no-referrer"
     cookies = set_cookies(response)
     assert "Max-Age=0" in cookies["wikibot_auth_login"]
+    assert "wikibot_auth_token" not in cookies  # JSON mode: the token is in the body
 
 
 async def test_browser_mode_redirects_to_return_to_with_the_token_cookie(client):
