@@ -9,17 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from dependency_injector import providers
 
 from ..adapters.rs256 import generate_private_key, thumbprint, write_private_key
-from ..domain.errors import AuthError
+from ..domain.errors import AuthError, UnknownUser
+from ..domain.model import User
+from .asgi import create_app
 from .containers import Container, create_container
 from .keys import key_ring_from_file
+from .settings import is_loopback_host
 from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
 
 logger = logging.getLogger("wikibot_auth")
@@ -88,6 +92,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--key", required=True, help="private or public key PEM (or JWKS)"
     )
     jwks.set_defaults(run=_jwks)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP server (login routes, /me, JWKS) under uvicorn",
+        description="Embedded defaults: the configured user store, a generated "
+        "key in the data directory, and (development, loopback host, no "
+        "WORKOS_API_KEY) the local sign-in page.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="default: 8000")
+    serve.set_defaults(run=_serve)
+
+    users = commands.add_parser(
+        "users", help="inspect and manage users in the configured store"
+    )
+    user_commands = users.add_subparsers(
+        dest="users_command", required=True, parser_class=_Parser
+    )
+    for name, run, text in (
+        ("show", _users_show, "print the stored record as JSON"),
+        ("disable", _users_disable, "disable the user and sign them out everywhere"),
+        ("enable", _users_enable, "enable the user again"),
+        ("sign-out", _users_sign_out, "revoke every token issued to the user so far"),
+    ):
+        verb = user_commands.add_parser(name, help=text, description=text)
+        verb.add_argument("user_id", metavar="USER_ID")
+        verb.set_defaults(run=run)
     return parser
 
 
@@ -157,12 +188,96 @@ def _jwks(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+def _store_container(args: argparse.Namespace) -> Container:
+    given: Container | None = getattr(args, "container", None)
+    return given if given is not None else create_container()
+
+
+def _print_user(user: User, out: TextIO) -> int:
+    json.dump(user.to_item(), out, indent=2, sort_keys=True)
+    print(file=out)
+    return EXIT_OK
+
+
+def _users_show(args: argparse.Namespace, out: TextIO) -> int:
+    user = _store_container(args).user_repository().get(args.user_id)
+    if user is None:
+        raise UnknownUser()
+    return _print_user(user, out)
+
+
+def _users_disable(args: argparse.Namespace, out: TextIO) -> int:
+    return _print_user(
+        _store_container(args).set_user_disabled()(args.user_id, True), out
+    )
+
+
+def _users_enable(args: argparse.Namespace, out: TextIO) -> int:
+    return _print_user(
+        _store_container(args).set_user_disabled()(args.user_id, False), out
+    )
+
+
+def _users_sign_out(args: argparse.Namespace, out: TextIO) -> int:
+    return _print_user(_store_container(args).sign_out_everywhere()(args.user_id), out)
+
+
+def serve_overrides(host: str, port: int, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What ``serve`` adds to the environment's settings: the local IdP only on a
+    loopback host in development without WorkOS, and a redirect URI on it."""
+    overrides: dict[str, Any] = {}
+    development = (environ.get("WIKIBOT_AUTH_ENV") or "development").strip().lower()
+    local = development == "development" and is_loopback_host(host)
+    if local and not environ.get("WIKIBOT_AUTH_REDIRECT_URI"):
+        netloc = f"[{host}]" if ":" in host else host
+        overrides["redirect_uri"] = f"http://{netloc}:{port}/auth/callback"
+    if (
+        local
+        and not environ.get("WIKIBOT_AUTH_IDP")
+        and not (environ.get("WORKOS_API_KEY") or "").strip()
+    ):
+        overrides["idp"] = "local"
+    return overrides
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    if not 0 <= args.port <= 65535:
+        raise _UsageError("--port must be between 0 and 65535")
+    container = create_container(**serve_overrides(args.host, args.port, os.environ))
+    # Fail now (exit 2) on a bad key or store, not at the first request.
+    container.token_signer()
+    container.login_state()
+    container.user_repository()
+    idp = container.config.idp()
+    app = create_app(container)
+    logging.getLogger("wikibot_auth").setLevel(logging.INFO)
+    redirect = container.config.redirect_uri() or "derived from each request"
+    print(
+        f"wikibot-auth: store {container.config.store_kind()}, IdP {idp}, "
+        f"callback {redirect}",
+        file=out,
+        flush=True,
+    )
+    import uvicorn  # only here: nothing else needs a server
+
+    # The access log would print every callback URL, auth code and state included.
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, access_log=False, server_header=False
+    )
+    uvicorn.Server(config).run()
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None, *, container: Container | None = None
+) -> int:
+    """Run the command line; returns the exit code. ``container`` (tests,
+    embedding) replaces the one built from the environment for ``users``."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         args = build_parser().parse_args(argv)
+        args.container = container
         run: Callable[[argparse.Namespace, TextIO], int] = args.run
         return run(args, sys.stdout)
     except _UsageError as exc:

@@ -9,11 +9,10 @@ than patching modules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-import httpx
 from dependency_injector import containers, providers
 
 from ..adapters.local_idp import LocalIdentityProvider
@@ -22,7 +21,6 @@ from ..adapters.rs256 import KeyRing, RS256TokenSigner
 from ..adapters.system_clock import SystemClock
 from ..adapters.token_cache import CachingTokenSigner
 from ..adapters.user_cache import with_user_cache
-from ..adapters.workos import WorkOSIdentityProvider, http_client
 from ..domain.ports import Clock, IdentityProvider, TokenSigner, UserRepository
 from ..domain.use_cases import (
     Authenticate,
@@ -32,7 +30,29 @@ from ..domain.use_cases import (
     SignOutEverywhere,
 )
 from .keys import load_key_ring
+from .login_state import LoginStateCodec, derive_login_state_key
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..adapters.workos import WorkOSIdentityProvider
+
+# Adapters with heavy libraries (httpx, boto3, sqlite3) are imported when their
+# provider is first resolved, never at import: the Lambda authorizer path loads
+# only what its configuration uses.
+
+
+def _idp_http_client(timeout: float) -> Iterator[httpx.Client]:
+    from ..adapters.workos import http_client
+
+    yield from http_client(timeout)
+
+
+def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
+    from ..adapters.workos import WorkOSIdentityProvider
+
+    return WorkOSIdentityProvider(**kwargs)
 
 
 def local_sign_in_url(redirect_uri: str | None) -> str:
@@ -48,9 +68,9 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     # adapters
-    clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
+    clock: providers.Provider[Clock] = providers.ThreadSafeSingleton(SystemClock)
 
-    key_ring: providers.Provider[KeyRing] = providers.Singleton(
+    key_ring: providers.Provider[KeyRing] = providers.ThreadSafeSingleton(
         load_key_ring,
         private_key=config.private_key,
         private_key_file=config.private_key_file,
@@ -59,49 +79,51 @@ class Container(containers.DeclarativeContainer):
         may_generate_key=config.may_generate_key,
     )
 
-    rs256_token_signer: providers.Provider[RS256TokenSigner] = providers.Singleton(
-        RS256TokenSigner,
-        key_ring=key_ring,
-        clock=clock,
-        issuer=config.issuer,
-        audience=config.audience,
-        token_ttl=config.token_ttl,
-        max_token_ttl=config.max_token_ttl,
-        leeway=config.leeway,
+    rs256_token_signer: providers.Provider[RS256TokenSigner] = (
+        providers.ThreadSafeSingleton(
+            RS256TokenSigner,
+            key_ring=key_ring,
+            clock=clock,
+            issuer=config.issuer,
+            audience=config.audience,
+            token_ttl=config.token_ttl,
+            max_token_ttl=config.max_token_ttl,
+            leeway=config.leeway,
+        )
     )
 
     # The verified-token cache in front of the RS256 signer.
-    token_signer: providers.Provider[TokenSigner] = providers.Singleton(
+    token_signer: providers.Provider[TokenSigner] = providers.ThreadSafeSingleton(
         CachingTokenSigner, inner=rs256_token_signer
     )
 
     user_store: providers.Provider[UserRepository] = providers.Selector(
         config.store_kind,
-        memory=providers.Singleton(InMemoryUserRepository),
+        memory=providers.ThreadSafeSingleton(InMemoryUserRepository),
     )
 
     # The selected store, behind the user cache when WIKIBOT_AUTH_USER_CACHE_TTL > 0.
-    user_repository: providers.Provider[UserRepository] = providers.Singleton(
+    user_repository: providers.Provider[UserRepository] = providers.ThreadSafeSingleton(
         with_user_cache, store=user_store, clock=clock, ttl=config.user_cache_ttl
     )
 
     # One httpx client for the IdP, closed by ``shutdown_resources()``.
     idp_http_client: providers.Resource[httpx.Client] = providers.Resource(
-        http_client, timeout=config.idp_timeout
+        _idp_http_client, timeout=config.idp_timeout
     )
 
     identity_provider: providers.Provider[IdentityProvider | None] = providers.Selector(
         config.idp,
         none=providers.Object(None),
-        workos=providers.Singleton(
-            WorkOSIdentityProvider,
+        workos=providers.ThreadSafeSingleton(
+            _workos_identity_provider,
             client=idp_http_client,
             api_key=config.workos_api_key,
             client_id=config.workos_client_id,
             base_url=config.workos_base_url,
             redirect_uri=config.redirect_uri,
         ),
-        local=providers.Singleton(
+        local=providers.ThreadSafeSingleton(
             LocalIdentityProvider,
             clock=clock,
             sign_in_url=providers.Callable(local_sign_in_url, config.redirect_uri),
@@ -127,6 +149,13 @@ class Container(containers.DeclarativeContainer):
     )
     set_user_disabled = providers.Factory(
         SetUserDisabled, user_repository=user_repository, clock=clock
+    )
+
+    # web entrypoints: the signed login cookie (key derived from the signing key)
+    login_state: providers.Provider[LoginStateCodec] = providers.ThreadSafeSingleton(
+        LoginStateCodec,
+        key=providers.ThreadSafeSingleton(derive_login_state_key, key_ring),
+        clock=clock,
     )
 
 

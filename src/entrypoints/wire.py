@@ -97,6 +97,11 @@ def _code(error: AuthError | str) -> str:
     return code if code in ERRORS else "internal_error"
 
 
+def wire_error(error: AuthError | str) -> WireError:
+    """The table row for a domain error or code (unknown codes: internal_error)."""
+    return ERRORS[_code(error)]
+
+
 def error_answer(error: AuthError | str) -> ErrorAnswer:
     """The HTTP answer for a domain error (or a bare code)."""
     code = _code(error)
@@ -119,4 +124,4 @@ def error_answer(error: AuthError | str) -> ErrorAnswer:
 
 
 def exit_code(error: AuthError | str) -> int:
-    return ERRORS[_code(error)].exit_code
+    return wire_error(error).exit_code

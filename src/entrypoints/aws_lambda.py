@@ -1,0 +1,328 @@
+"""AWS Lambda: ``authorizer(event, context)`` and ``handler(event, context)``.
+
+The container is built once per cold start, on first use (importing this module
+is cheap). The authorizer needs public keys only: ``WIKIBOT_AUTH_PUBLIC_KEYS_FILE``
+alone is enough, and it imports neither the routes, Starlette's app nor Mangum.
+``handler`` runs the same routes as ``asgi.create_app()`` through Mangum for REST
+v1 proxy, HTTP API (payload 1.0 and 2.0) and Function URL events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dependency_injector import providers
+
+from ..adapters.rs256 import KeyRing, load_public_keys
+from ..domain.errors import (
+    AuthError,
+    CsrfRejected,
+    InternalError,
+    InvalidRequest,
+    MissingToken,
+)
+from ..domain.model import AuthenticatedUser
+from .containers import Container, create_container
+from .cookies import SAFE_METHODS, TOKEN_COOKIE, origin_of, parse_cookies
+from .keys import _read
+from .wire import wire_error
+
+logger = logging.getLogger("wikibot_auth")
+
+Event = Mapping[str, Any]
+
+_container: Container | None = None
+_http_handler: Callable[[Event, Any], dict[str, Any]] | None = None
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+class AuthorizerFailure(Exception):
+    """Raised by ``authorizer`` for a 5xx code (API Gateway answers 500); the
+    message is the code, e.g. ``store_unavailable``."""
+
+
+def configure(container: Container | None = None) -> None:
+    """Use ``container`` from now on (tests); None rebuilds from the environment
+    on next use."""
+    global _container, _http_handler, _loop
+    _container = container
+    _http_handler = None
+    if _loop is not None:
+        _loop.close()
+        asyncio.set_event_loop(None)
+        _loop = None
+
+
+def get_container() -> Container:
+    global _container
+    if _container is None:
+        _container = _verify_only(create_container())
+    return _container
+
+
+def _public_key_ring(path: str) -> KeyRing:
+    text = _read(path, "WIKIBOT_AUTH_PUBLIC_KEYS_FILE")
+    return KeyRing.build(
+        None, load_public_keys(text, origin="WIKIBOT_AUTH_PUBLIC_KEYS_FILE")
+    )
+
+
+def _verify_only(container: Container) -> Container:
+    """Without a private key, verify with the public keys file alone."""
+    config = container.config
+    if (
+        not config.private_key()
+        and not config.private_key_file()
+        and config.public_keys_file()
+    ):
+        container.key_ring.override(
+            providers.Singleton(_public_key_ring, config.public_keys_file)
+        )
+    return container
+
+
+# --- the authorizer ----------------------------------------------------------
+
+TOKEN, REST_REQUEST, HTTP_V2_AUTHORIZER, PROXY = "token", "request", "v2", "proxy"
+
+
+def event_kind(event: Event) -> str:
+    """``token``, ``request`` (REST), ``v2`` (HTTP API authorizer) or ``proxy``."""
+    if not isinstance(event, Mapping):
+        raise TypeError("a Lambda event is a JSON object")
+    if event.get("type") == "TOKEN":
+        return TOKEN
+    if event.get("type") == "REQUEST" and "routeArn" in event:
+        return HTTP_V2_AUTHORIZER
+    if event.get("type") == "REQUEST" and "methodArn" in event:
+        return REST_REQUEST
+    return PROXY
+
+
+def _headers(event: Event) -> dict[str, list[str]]:
+    """Case-insensitive header values; ``multiValueHeaders`` wins when present."""
+    found: dict[str, list[str]] = {}
+    for name, value in (event.get("headers") or {}).items():
+        if isinstance(value, str):
+            found.setdefault(name.lower(), []).append(value)
+    multi: dict[str, list[str]] = {}
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if isinstance(values, list):
+            multi.setdefault(name.lower(), []).extend(
+                v for v in values if isinstance(v, str)
+            )
+    found.update(multi)
+    return found
+
+
+def _one(headers: Mapping[str, list[str]], name: str) -> str | None:
+    values = headers.get(name, [])
+    if len(values) > 1:
+        raise InvalidRequest(f"several {name} headers")
+    return values[0] if values else None
+
+
+def _method(event: Event) -> str:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return str(http.get("method") or event.get("httpMethod") or "GET").upper()
+
+
+def _credentials(event: Event, kind: str) -> tuple[str | None, str | None]:
+    """(Authorization header value, token cookie) of an authorizer event."""
+    if kind == TOKEN:
+        return event.get("authorizationToken"), None
+    headers = _headers(event)
+    header = _one(headers, "authorization")
+    if header is not None:
+        return header, None
+    config = get_container().config
+    if not config.cookie_auth():
+        return None, None
+    if kind == HTTP_V2_AUTHORIZER and event.get("cookies"):
+        cookie_header = "; ".join(str(c) for c in event["cookies"])
+    else:
+        cookie_header = "; ".join(headers.get("cookie", []))
+    token = parse_cookies(cookie_header).get(TOKEN_COOKIE)
+    if token and _method(event) not in SAFE_METHODS:
+        redirect_uri = config.redirect_uri()
+        origin = _one(headers, "origin")
+        if not redirect_uri or origin != origin_of(redirect_uri):
+            raise CsrfRejected()
+    return None, token or None
+
+
+class _Refused(Exception):
+    def __init__(self, error: AuthError, principal: str) -> None:
+        super().__init__(error.code)
+        self.error = error
+        self.principal = principal
+
+
+def _authenticate(event: Event, kind: str) -> AuthenticatedUser:
+    """The caller; ``_Refused`` carries the token's subject when the user
+    behind a valid token is refused (for the Deny's principalId)."""
+    authenticate = get_container().authenticate()
+    header, cookie = _credentials(event, kind)
+    if cookie is not None:
+        claims = authenticate.verify_token(cookie)
+    elif header is not None:
+        claims = authenticate.verify(header)
+    else:
+        raise MissingToken()
+    try:
+        return authenticate.cached_user_for(claims) or authenticate.user_for(claims)
+    except AuthError as exc:
+        raise _Refused(exc, claims.sub) from exc
+
+
+def policy_resource(arn: str) -> str:
+    """``arn:<partition>:execute-api:<region>:<account>:<api>/<stage>/*/*``: one
+    cached policy serves every route of the stage."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
+        raise InvalidRequest("the event's method or route ARN is malformed")
+    api, _, rest = parts[5].partition("/")
+    stage = rest.partition("/")[0]
+    if not api or not stage:
+        raise InvalidRequest("the event's method or route ARN is malformed")
+    return ":".join(parts[:5]) + f":{api}/{stage}/*/*"
+
+
+def _context(user: AuthenticatedUser) -> dict[str, str | int | bool]:
+    return {k: v for k, v in user.public_dict().items() if v is not None}
+
+
+def _policy(
+    principal: str, effect: str, arn: str, context: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": effect,
+                    "Resource": policy_resource(arn),
+                }
+            ],
+        },
+    }
+    if context:
+        answer["context"] = dict(context)
+    return answer
+
+
+def authorizer(event: Event, context: Any) -> dict[str, Any]:
+    """API Gateway Lambda authorizer for REST TOKEN/REQUEST and HTTP API 2.0 events.
+
+    Allow: ``principalId`` = user id and a flat context (user_id, email,
+    display_name, tier). A 401 code raises ``Exception("Unauthorized")``;
+    ``user_disabled`` (and ``csrf_rejected``) return an explicit Deny; a 5xx code
+    raises ``AuthorizerFailure(<code>)``. HTTP API events get the simple answer
+    ``{isAuthorized, context}`` unless ``WIKIBOT_AUTH_AUTHORIZER_RESPONSE=iam``.
+    """
+    kind = event_kind(event)
+    if kind == PROXY:
+        raise ValueError(
+            "wikibot_auth authorizer received a proxy or Function URL event: "
+            "point routes at wikibot_auth.entrypoints.aws_lambda.handler and use "
+            "authorizer only as an API Gateway Lambda authorizer"
+        )
+    arn = str(event.get("routeArn") or event.get("methodArn") or "")
+    simple = (
+        kind == HTTP_V2_AUTHORIZER
+        and get_container().config.authorizer_response() == "simple"
+    )
+    try:
+        user = _authenticate(event, kind)
+    except _Refused as refused:
+        return _refuse(refused.error, arn, simple, refused.principal)
+    except AuthError as exc:
+        return _refuse(exc, arn, simple)
+    except Exception:
+        logger.exception("unexpected error in the authorizer")
+        return _refuse(InternalError(), arn, simple)
+    if simple:
+        return {"isAuthorized": True, "context": _context(user)}
+    return _policy(user.user_id, "Allow", arn, _context(user))
+
+
+def _refuse(
+    error: AuthError, arn: str, simple: bool, principal: str = "anonymous"
+) -> dict[str, Any]:
+    status = wire_error(error.code).status
+    if status >= 500:
+        raise AuthorizerFailure(error.code)
+    if status == 403:
+        if simple:
+            return {"isAuthorized": False}
+        return _policy(principal, "Deny", arn, {"error": error.code})
+    raise Exception("Unauthorized")
+
+
+# --- the HTTP handler ----------------------------------------------------------
+
+
+def _build_http_handler() -> Callable[[Event, Any], dict[str, Any]]:
+    global _loop
+    from mangum import Mangum
+
+    from .asgi import create_app
+
+    # Mangum runs each event on the current loop; own it so configure() can close it.
+    _loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
+    adapter = Mangum(create_app(get_container()), lifespan="off")
+    return adapter  # type: ignore[return-value]
+
+
+def handler(event: Event, context: Any) -> dict[str, Any]:
+    """The routes of ``asgi.create_app()`` for REST v1 proxy, HTTP API and
+    Function URL events. Cookies: ``cookies`` (v2), or ``Set-Cookie`` in
+    ``multiValueHeaders`` (v1)."""
+    global _http_handler
+    if event_kind(event) != PROXY:
+        raise ValueError(
+            "wikibot_auth handler received an authorizer event: use "
+            "wikibot_auth.entrypoints.aws_lambda.authorizer as the authorizer"
+        )
+    if "requestContext" not in event or not (
+        "httpMethod" in event or "http" in (event.get("requestContext") or {})
+    ):
+        raise ValueError(
+            "wikibot_auth handler needs an API Gateway proxy or Function URL event"
+        )
+    if _http_handler is None:
+        _http_handler = _build_http_handler()
+    response = _http_handler(_normalized(event), context)
+    if event.get("version") != "2.0":
+        _v1_cookies(response)
+    return response
+
+
+def _normalized(event: Event) -> dict[str, Any]:
+    """Nulls where Mangum expects maps (REST sends null, not {})."""
+    fixed = dict(event)
+    for key in ("headers", "multiValueHeaders"):
+        if fixed.get(key) is None:
+            fixed[key] = {}
+    if fixed.get("version") == "2.0":
+        fixed.setdefault("rawQueryString", "")
+    return fixed
+
+
+def _v1_cookies(response: dict[str, Any]) -> None:
+    headers: dict[str, Any] = response.setdefault("headers", {}) or {}
+    multi: dict[str, Any] = response.setdefault("multiValueHeaders", {}) or {}
+    cookies: list[str] = []
+    for name in [n for n in headers if n.lower() == "set-cookie"]:
+        cookies.append(headers.pop(name))
+    for name in [n for n in multi if n.lower() == "set-cookie"]:
+        cookies.extend(multi.pop(name))
+    if cookies:
+        multi["Set-Cookie"] = cookies
+    response["headers"], response["multiValueHeaders"] = headers, multi

@@ -1,0 +1,314 @@
+"""The Starlette routes behind ``asgi.create_app`` (imported only there)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..adapters.local_idp import LocalIdentityProvider
+from ..domain.errors import (
+    AuthError,
+    InternalError,
+    InvalidCallback,
+    InvalidRequest,
+    LoginFailed,
+    MissingToken,
+)
+from ..domain.model import LoginResult
+from ..domain.pkce import code_challenge_s256, new_code_verifier, new_state
+from .asgi import AuthMiddleware, PlatformUser
+from .containers import Container
+from .cookies import LOGIN_COOKIE, CookiePolicy
+from .login_state import check_return_to
+from .wire import error_answer
+
+logger = logging.getLogger("wikibot_auth")
+
+TOKEN_HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+MAX_FORM_BYTES = 16 * 1024
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def error_response(error: AuthError, *extra_cookies: str) -> Response:
+    answer = error_answer(error)
+    response = Response(answer.body, status_code=answer.status)
+    response.headers.update(answer.headers)
+    for cookie in extra_cookies:
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+def _answers_errors(endpoint: Endpoint) -> Endpoint:
+    @functools.wraps(endpoint)
+    async def run(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except AuthError as exc:
+            return error_response(exc)
+        except Exception:
+            logger.exception("unexpected error in %s", request.url.path)
+            return error_response(InternalError())
+
+    return run
+
+
+class Routes:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.configured_redirect_uri: str | None = container.config.redirect_uri()
+
+    def redirect_uri(self, request: Request) -> str:
+        if self.configured_redirect_uri:
+            return self.configured_redirect_uri
+        return str(request.url_for("callback"))
+
+    def cookies(self, request: Request) -> CookiePolicy:
+        return CookiePolicy.for_redirect_uri(self.redirect_uri(request))
+
+    def local_idp(self) -> LocalIdentityProvider | None:
+        idp = self.container.identity_provider()
+        return idp if isinstance(idp, LocalIdentityProvider) else None
+
+    async def login(self, request: Request) -> Response:
+        return_to = check_return_to(request.query_params.get("return_to"))
+        state, verifier = new_state(), new_code_verifier()
+        url = self.container.authorization_url()(
+            state,
+            code_challenge_s256(verifier),
+            redirect_uri=self.redirect_uri(request),
+        )
+        cookie = self.container.login_state().dumps(state, verifier, return_to)
+        response = RedirectResponse(url, status_code=302)
+        response.headers.update(TOKEN_HEADERS)
+        response.headers.append("set-cookie", self.cookies(request).set_login(cookie))
+        return response
+
+    async def callback(self, request: Request) -> Response:
+        policy = self.cookies(request)
+        expire = policy.expire_login()
+        try:
+            result, return_to = await self._finish_login(request)
+        except AuthError as exc:
+            failed = error_response(exc, expire)
+            failed.headers.update(TOKEN_HEADERS)
+            return failed
+        browser = "text/html" in request.headers.get("accept", "")
+        response: Response
+        if browser:
+            response = RedirectResponse(return_to, status_code=303)
+        else:
+            response = JSONResponse(
+                {
+                    "token": result.token,
+                    "token_type": "Bearer",
+                    "expires_in": result.expires_in,
+                    "user": result.user.public_dict(),
+                }
+            )
+        response.headers.update(TOKEN_HEADERS)
+        response.headers.append("set-cookie", expire)
+        if browser:  # API clients get the token in the body only
+            response.headers.append(
+                "set-cookie", policy.set_token(result.token, result.expires_in)
+            )
+        return response
+
+    async def _finish_login(self, request: Request) -> tuple[LoginResult, str]:
+        try:
+            code, verifier, return_to = self._check_callback(request)
+        except AuthError as exc:
+            logger.info("login failed: code=%s", exc.code)
+            raise
+        exchange = self.container.exchange_auth_code()
+        result = await asyncio.to_thread(exchange, code, verifier)
+        return result, return_to
+
+    def _check_callback(self, request: Request) -> tuple[str, str, str]:
+        query = request.query_params
+        if "error" in query:
+            raise LoginFailed("the identity provider answered with an error")
+        login = self.container.login_state().loads(request.cookies.get(LOGIN_COOKIE))
+        state = query.get("state", "")
+        if not hmac.compare_digest(
+            state.encode("utf-8", "replace"), login.state.encode("utf-8")
+        ):
+            raise InvalidCallback("the state does not match the login cookie")
+        code = query.get("code")
+        if not code:
+            raise InvalidCallback("the callback carries no code")
+        return code, login.verifier, login.return_to
+
+    async def local_sign_in_page(self, request: Request) -> Response:
+        if self.local_idp() is None:
+            return Response(status_code=404)
+        query = request.query_params
+        return _sign_in_page(
+            state=query.get("state", ""),
+            code_challenge=query.get("code_challenge", ""),
+        )
+
+    async def local_sign_in(self, request: Request) -> Response:
+        idp = self.local_idp()
+        if idp is None:
+            return Response(status_code=404)
+        body = await _read_limited(request, MAX_FORM_BYTES)
+        form = {
+            k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items() if v
+        }
+        code = idp.issue_code(
+            form.get("email", ""),
+            form.get("display_name", ""),
+            form.get("code_challenge", ""),
+        )
+        query = urlencode({"code": code, "state": form.get("state", "")})
+        response = RedirectResponse(
+            f"{self.redirect_uri(request)}?{query}", status_code=303
+        )
+        response.headers.update(TOKEN_HEADERS)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        user = _user(request)
+        if request.query_params.get("everywhere", "").lower() in ("true", "1"):
+            sign_out = self.container.sign_out_everywhere()
+            await asyncio.to_thread(sign_out, user.identity)
+        response = Response(status_code=204)
+        response.headers.update(TOKEN_HEADERS)
+        response.headers.append("set-cookie", self.cookies(request).expire_token())
+        return response
+
+    async def me(self, request: Request) -> Response:
+        return JSONResponse(
+            _user(request).user.public_dict(), headers={"cache-control": "no-store"}
+        )
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse(
+            self.container.token_signer().jwks(),
+            headers={"cache-control": "public, max-age=300"},
+        )
+
+    async def openid_configuration(self, request: Request) -> Response:
+        issuer: str = self.container.config.issuer()
+        if not issuer.startswith("https://"):
+            return Response(status_code=404)
+        base = issuer.rstrip("/")
+        return JSONResponse(
+            {
+                "issuer": issuer,
+                "jwks_uri": f"{base}/.well-known/jwks.json",
+                "authorization_endpoint": f"{base}/auth/login",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "claims_supported": ["sub", "iss", "aud", "iat", "exp", "jti"],
+            },
+            headers={"cache-control": "public, max-age=300"},
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+
+def _user(request: Request) -> PlatformUser:
+    user = request.scope.get("user")
+    if not isinstance(user, PlatformUser):
+        raise MissingToken()
+    return user
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise InvalidRequest("the form is too large")
+    return body
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Sign in (local development)</title></head>
+<body>
+<h1>Sign in</h1>
+<p>Local development identity provider: no password, no account anywhere.</p>
+<form method="post" action="sign-in">
+<input type="hidden" name="state" value="{state}">
+<input type="hidden" name="code_challenge" value="{code_challenge}">
+<p><label>Email <input type="email" name="email" required></label></p>
+<p><label>Display name <input type="text" name="display_name"></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>
+</body></html>
+"""
+
+
+def _sign_in_page(*, state: str, code_challenge: str) -> Response:
+    page = _PAGE.format(
+        state=html.escape(state, quote=True),
+        code_challenge=html.escape(code_challenge, quote=True),
+    )
+    return HTMLResponse(
+        page,
+        headers={
+            "cache-control": "no-store",
+            "referrer-policy": "no-referrer",
+            "x-frame-options": "DENY",
+            "content-security-policy": "default-src 'none'; form-action 'self'; "
+            "frame-ancestors 'none'",
+        },
+    )
+
+
+def build_app(container: Container) -> Starlette:
+    routes = Routes(container)
+    settings_origin = (
+        CookiePolicy.for_redirect_uri(routes.configured_redirect_uri).origin
+        if routes.configured_redirect_uri
+        else None
+    )
+    authenticated = [
+        Middleware(
+            AuthMiddleware,
+            authenticate=container.authenticate(),
+            required=True,
+            cookie_auth=bool(container.config.cookie_auth()),
+            allowed_origin=settings_origin,
+        )
+    ]
+
+    def route(path: str, endpoint: Endpoint, method: str, **kwargs: Any) -> Route:
+        return Route(path, _answers_errors(endpoint), methods=[method], **kwargs)
+
+    return Starlette(
+        routes=[
+            route("/auth/login", routes.login, "GET"),
+            route("/auth/callback", routes.callback, "GET", name="callback"),
+            route("/auth/local/sign-in", routes.local_sign_in_page, "GET"),
+            route("/auth/local/sign-in", routes.local_sign_in, "POST"),
+            route("/auth/logout", routes.logout, "POST", middleware=authenticated),
+            route("/me", routes.me, "GET", middleware=authenticated),
+            route("/.well-known/jwks.json", routes.jwks, "GET"),
+            route(
+                "/.well-known/openid-configuration",
+                routes.openid_configuration,
+                "GET",
+            ),
+            route("/healthz", routes.healthz, "GET"),
+        ]
+    )

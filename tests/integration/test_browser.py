@@ -1,0 +1,67 @@
+"""A real browser (headless Chromium from Debian, driven by Playwright) logs in
+through the local sign-in page of ``wikibot-auth serve`` and sees ``/me``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server import clean_environ, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (make test installs the Debian package)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def test_a_browser_logs_in_and_sees_me(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    environ = clean_environ(
+        WIKIBOT_AUTH_DATA_DIR=str(tmp_path / "data"),
+        WIKIBOT_AUTH_USER_STORE="memory://",
+    )
+    with running_server(tmp_path, environ) as (base, output), sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium), headless=True, args=FLAGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/auth/login?return_to=/me")
+            assert "Sign in" in page.title()
+            page.fill("input[name=email]", "browser@example.com")
+            page.fill("input[name=display_name]", "Brow Ser")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/me")
+            me = json.loads(page.inner_text("body"))
+            cookies = {c["name"]: c for c in page.context.cookies()}
+        finally:
+            browser.close()
+        log = output.read_text(errors="replace")
+    assert me["email"] == "browser@example.com"
+    assert me["display_name"] == "Brow Ser"
+    token_cookie = cookies["wikibot_auth_token"]
+    assert token_cookie["httpOnly"] is True
+    assert token_cookie["sameSite"] == "Lax"
+    assert "wikibot_auth_login" not in cookies
+    assert token_cookie["value"] not in log

@@ -1,0 +1,104 @@
+"""``wikibot-auth serve``: a real uvicorn server driven over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.integration.server import clean_environ, running_server
+from tests.integration.web import query_of, sign_in
+from wikibot_auth.entrypoints.cli import main, serve_overrides
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("serve")
+    environ = clean_environ(
+        WIKIBOT_AUTH_DATA_DIR=str(tmp_path / "data"),
+        WIKIBOT_AUTH_USER_STORE="memory://",
+    )
+    with running_server(tmp_path, environ) as running:
+        yield running
+
+
+async def flow(base: str) -> dict:
+    seen: dict = {}
+    async with httpx.AsyncClient(base_url=base) as client:
+        callback = await sign_in(client, "hopper@example.com", "Grace Hopper")
+        seen.update(query_of(callback))
+        body = (await client.get(callback)).json()
+        seen["token"] = body["token"]
+        me = await client.get(
+            "/me", headers={"authorization": f"Bearer {body['token']}"}
+        )
+        seen["me"] = me.json()
+        seen["user"] = body["user"]
+        # browser mode, then cookie auth with and without Origin
+        callback = await sign_in(client, "hopper@example.com", return_to="/after")
+        seen["browser_code"] = query_of(callback)["code"]
+        redirect = await client.get(callback, headers={"accept": "text/html"})
+        seen["redirect"] = (redirect.status_code, redirect.headers["location"])
+        seen["cookie_me"] = (await client.get("/me")).status_code
+        seen["no_origin"] = (await client.post("/auth/logout")).status_code
+        seen["logout"] = (
+            await client.post(
+                "/auth/logout", params={"everywhere": "true"}, headers={"origin": base}
+            )
+        ).status_code
+        after = await client.get(
+            "/me", headers={"authorization": f"Bearer {body['token']}"}
+        )
+        seen["after_everywhere"] = after.json()["error"]
+    return seen
+
+
+def test_login_flow_over_a_real_socket(server):
+    base, output = server
+    seen = asyncio.run(flow(base))
+    assert seen["me"] == seen["user"]
+    assert seen["me"]["display_name"] == "Grace Hopper"
+    assert seen["redirect"] == (303, "/after")
+    assert seen["cookie_me"] == 200
+    assert seen["no_origin"] == 403
+    assert seen["logout"] == 204
+    assert seen["after_everywhere"] == "token_revoked"
+    log = output.read_text(errors="replace")
+    assert "login succeeded" in log
+    for secret in (seen["code"], seen["state"], seen["browser_code"], seen["token"]):
+        assert secret not in log
+    assert "/auth/callback?" not in log
+
+
+def test_serve_uses_the_local_idp_only_on_loopback_in_development():
+    assert serve_overrides("127.0.0.1", 8000, {}) == {
+        "idp": "local",
+        "redirect_uri": "http://127.0.0.1:8000/auth/callback",
+    }
+    assert (
+        serve_overrides("::1", 9, {})["redirect_uri"] == "http://[::1]:9/auth/callback"
+    )
+    assert serve_overrides("0.0.0.0", 8000, {}) == {}  # noqa: S104
+    assert "idp" not in serve_overrides("127.0.0.1", 8000, {"WORKOS_API_KEY": "sk"})
+    assert serve_overrides("127.0.0.1", 8000, {"WIKIBOT_AUTH_ENV": "production"}) == {}
+    configured = serve_overrides(
+        "localhost", 8000, {"WIKIBOT_AUTH_REDIRECT_URI": "https://a.example/cb"}
+    )
+    assert configured == {"idp": "local"}
+
+
+def test_serve_in_production_without_a_key_names_the_variable(
+    monkeypatch, tmp_path, capsys
+):
+    for name in ("WIKIBOT_AUTH_PRIVATE_KEY", "WIKIBOT_AUTH_PRIVATE_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WIKIBOT_AUTH_ENV", "production")
+    monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("WIKIBOT_AUTH_USER_STORE", "memory://")
+    assert main(["serve", "--port", "0"]) == 2
+    assert "WIKIBOT_AUTH_PRIVATE_KEY" in capsys.readouterr().err
+
+
+def test_serve_help():
+    assert main(["serve", "--help"]) == 0

@@ -1,0 +1,95 @@
+"""Helpers shared by the ASGI, uvicorn, Lambda and browser tests: a configured
+container and the login flow driven by HTTP requests only."""
+
+from __future__ import annotations
+
+import html.parser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from wikibot_auth.adapters.rs256 import private_key_pem
+from wikibot_auth.entrypoints.containers import Container, create_container
+
+BASE = "http://127.0.0.1:8000"
+
+
+def web_env(
+    tmp_path: Path, private_key: rsa.RSAPrivateKey, base: str = BASE, **extra: str
+) -> dict[str, str]:
+    return {
+        "WIKIBOT_AUTH_DATA_DIR": str(tmp_path / "data"),
+        "WIKIBOT_AUTH_USER_STORE": "memory://",
+        "WIKIBOT_AUTH_IDP": "local",
+        "WIKIBOT_AUTH_REDIRECT_URI": f"{base}/auth/callback",
+        "WIKIBOT_AUTH_PRIVATE_KEY": private_key_pem(private_key).decode(),
+        **extra,
+    }
+
+
+def web_container(
+    tmp_path: Path, private_key: rsa.RSAPrivateKey, base: str = BASE, **extra: str
+) -> Container:
+    return create_container(web_env(tmp_path, private_key, base, **extra))
+
+
+class FormFields(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.action: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form":
+            self.action = values.get("action")
+        if tag == "input" and values.get("name"):
+            self.fields[values["name"] or ""] = values.get("value") or ""
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+async def start_login(
+    client: httpx.AsyncClient, return_to: str | None = None
+) -> httpx.Response:
+    params = {} if return_to is None else {"return_to": return_to}
+    response = await client.get("/auth/login", params=params)
+    assert response.status_code == 302, response.text
+    return response
+
+
+async def sign_in(
+    client: httpx.AsyncClient,
+    email: str = "ada@example.com",
+    name: str = "Ada Lovelace",
+    return_to: str | None = None,
+) -> str:
+    """login -> sign-in page -> form post; returns the callback URL."""
+    login = await start_login(client, return_to)
+    page = await client.get(login.headers["location"])
+    assert page.status_code == 200
+    form = FormFields()
+    form.feed(page.text)
+    fields = {**form.fields, "email": email, "display_name": name}
+    assert form.action is not None
+    posted = await client.post(
+        httpx.URL(login.headers["location"]).join(form.action), data=fields
+    )
+    assert posted.status_code == 303, posted.text
+    return posted.headers["location"]
+
+
+async def log_in(
+    client: httpx.AsyncClient, email: str = "ada@example.com", **kwargs: Any
+) -> dict[str, Any]:
+    """The whole flow in JSON mode; returns the callback's JSON body."""
+    callback = await sign_in(client, email, **kwargs)
+    response = await client.get(callback, headers={"accept": "application/json"})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
