@@ -38,7 +38,7 @@ ERRORS: Mapping[str, WireError] = {
     "missing_token": WireError(401, "Authentication is required.", REALM),
     "invalid_request": WireError(
         400,
-        "The Authorization header is malformed.",
+        "The request is malformed.",
         REALM + ', error="invalid_request"',
     ),
     "invalid_token": WireError(401, "The access token is invalid.", _INVALID_TOKEN),
