@@ -15,9 +15,11 @@ from urllib.parse import urljoin
 
 from dependency_injector import containers, providers
 
+from ..adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
 from ..adapters.local_idp import LocalIdentityProvider
 from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import KeyRing, RS256TokenSigner
+from ..adapters.sqlite import SQLiteUserRepository
 from ..adapters.system_clock import SystemClock
 from ..domain.ports import Clock, IdentityProvider, TokenSigner, UserRepository
 from ..domain.use_cases import (
@@ -66,9 +68,16 @@ class Container(containers.DeclarativeContainer):
         leeway=config.leeway,
     )
 
+    # One boto3 client per process; built only when the DynamoDB store is used.
+    dynamodb_client: providers.Provider[Any] = providers.Singleton(make_dynamodb_client)
+
     user_repository: providers.Provider[UserRepository] = providers.Selector(
         config.store_kind,
         memory=providers.Singleton(InMemoryUserRepository),
+        sqlite=providers.Singleton(SQLiteUserRepository, config.store_location),
+        dynamodb=providers.Singleton(
+            DynamoDBUserRepository, client=dynamodb_client, table=config.store_location
+        ),
     )
 
     identity_provider: providers.Provider[IdentityProvider | None] = providers.Selector(

@@ -184,6 +184,9 @@ class Settings:
         parts = urlsplit(self.user_store)
         if parts.scheme == "dynamodb":
             return parts.netloc or parts.path.lstrip("/")
+        if parts.scheme == "sqlite":
+            # sqlite:///relative/users.db, sqlite:////absolute/users.db
+            return parts.path[1:] if parts.path.startswith("/") else parts.path
         return parts.path
 
     def check(self) -> None:
