@@ -3,9 +3,10 @@
 Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no sort key:
 
 - ``USER#<user_id>``: the user's attributes (and any an operator added).
-- ``IDENTITY#<provider>#<subject>``: ``user_id``; an identity written by
-  ``create`` also carries ``pending``: the user item it was created with and the
-  identities to claim for it (a recovery note, see below).
+- ``IDENTITY#<provider>#<subject>``: ``user_id``; the identities written by
+  ``create`` also carry ``pending``: the user item they were created with and
+  the identities to claim for it (a recovery note, see below; it stays, since
+  it is harmless once the user item exists and removing it would cost a write).
 
 Creating a user with several identities (a raw identity and its WorkOS alias)
 without ``TransactWriteItems`` (dynalite has none):
@@ -13,8 +14,8 @@ without ``TransactWriteItems`` (dynalite has none):
 1. Claim the FIRST identity with ``attribute_not_exists(pk)``. That single
    conditional put decides the race: whoever wins it owns the new user; a loser
    reads the claim (consistently) and returns the winner's user, completing it
-   first if needed. The claim carries the ``pending`` note, so the claim alone is
-   enough to finish the user: that is what makes a crash after it harmless.
+   first if needed. Every claim carries the ``pending`` note, so any one of them
+   is enough to finish the user: that is what makes a crash after it harmless.
 2. Complete: claim every other identity of the note (``attribute_not_exists``;
    one already ours is fine), then put ``USER#<id>`` with ``attribute_not_exists``.
    A conditional failure on the user item means someone else completed it:
@@ -90,7 +91,7 @@ def make_dynamodb_client() -> Any:
     config = Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     )
     try:
         return boto3.session.Session().client("dynamodb", config=config)
@@ -326,7 +327,7 @@ class DynamoDBUserRepository:
         user_id = str(claim["user_id"])
         for key in pending["identities"][1:]:
             try:
-                self._put_new({"pk": key, "user_id": user_id})
+                self._put_new({"pk": key, "user_id": user_id, "pending": pending})
                 continue
             except _ConditionFailed:
                 owner = self._get(key)

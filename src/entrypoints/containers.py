@@ -71,13 +71,17 @@ class Container(containers.DeclarativeContainer):
     # One boto3 client per process; built only when the DynamoDB store is used.
     dynamodb_client: providers.Provider[Any] = providers.Singleton(make_dynamodb_client)
 
+    dynamodb_user_repository: providers.Provider[DynamoDBUserRepository] = (
+        providers.Singleton(
+            DynamoDBUserRepository, client=dynamodb_client, table=config.store_location
+        )
+    )
+
     user_repository: providers.Provider[UserRepository] = providers.Selector(
         config.store_kind,
         memory=providers.Singleton(InMemoryUserRepository),
         sqlite=providers.Singleton(SQLiteUserRepository, config.store_location),
-        dynamodb=providers.Singleton(
-            DynamoDBUserRepository, client=dynamodb_client, table=config.store_location
-        ),
+        dynamodb=dynamodb_user_repository,
     )
 
     identity_provider: providers.Provider[IdentityProvider | None] = providers.Selector(
