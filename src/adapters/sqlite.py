@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from ..domain.errors import StoreUnavailable, UnknownUser
 from ..domain.model import Identity, User
 
 SCHEMA_VERSION = 1
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 BUSY_TIMEOUT_S = 10.0
 
 _COLUMNS = (
@@ -213,18 +215,35 @@ class SQLiteUserRepository:
             isolation_level=None,  # we BEGIN and COMMIT ourselves
             check_same_thread=False,  # only close() crosses threads
         )
-        db.row_factory = sqlite3.Row
-        db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
         with self._lock:
             self._connections.append(db)
-        self._local.db = db
+        db.row_factory = sqlite3.Row
+        db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        # Switching a new file to WAL needs an exclusive lock and SQLite answers
+        # SQLITE_BUSY at once (no busy handler) when processes open it together.
+        self._retry_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
         if not self._schema_ready:
-            self._migrate(db)
+            self._retry_busy(lambda: self._migrate(db))
             self._schema_ready = True
+        self._local.db = db
         return db
+
+    def _retry_busy(self, step: Callable[[], object]) -> None:
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                step()
+                return
+            except sqlite3.OperationalError as exc:
+                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes
+                busy = code in _BUSY_CODES
+                if not busy or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         (version,) = db.execute("PRAGMA user_version").fetchone()
