@@ -336,6 +336,7 @@ class DynamoDBUserRepository:
             return self._yield_to(first, user_id, key, owner)
         try:
             self._put_new(dict(pending["user"]))
+            return User.from_item(pending["user"])
         except _ConditionFailed:
             pass  # another reader or the creator completed it
         item = self._get(user_key(user_id))
