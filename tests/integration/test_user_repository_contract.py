@@ -735,3 +735,33 @@ def test_cli_create_table_against_a_closed_port_exits_3(
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
     assert main(["dynamodb", "create-table", "--table", "t"]) == 3
     assert "store_unavailable" in capsys.readouterr().err
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def test_throttling_is_retried_three_attempts_then_store_unavailable(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
+    client = make_dynamodb_client()
+    attempts: list[str] = []
+
+    def throttled(request: Any, **_: Any) -> AWSResponse:
+        attempts.append(request.url)
+        body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException"}'
+        return AWSResponse(request.url, 400, {}, _Raw(body))
+
+    client.meta.events.register("before-send.dynamodb.GetItem", throttled)
+    repo = DynamoDBUserRepository(client, "users-t")
+    with pytest.raises(StoreUnavailable, match="throttling") as info:
+        repo.get("usr_1")
+    assert len(attempts) == 3
+    assert info.value.retry_after == 1
