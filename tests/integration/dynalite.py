@@ -46,7 +46,7 @@ def _answers(endpoint: str) -> bool:
 
 
 @contextlib.contextmanager
-def run_dynalite() -> Iterator[str]:
+def run_dynalite(binary: Path = DYNALITE) -> Iterator[str]:
     """Start dynalite; yield its endpoint URL; stop it on exit.
 
     Raises:
@@ -55,13 +55,13 @@ def run_dynalite() -> Iterator[str]:
     """
     if shutil.which("node") is None:
         raise DynaliteMissing("Node.js is not installed (dynalite needs it)")
-    if not DYNALITE.exists():
-        raise DynaliteMissing(f"{DYNALITE} is missing: run `npm ci` at the repo root")
+    if not binary.exists():
+        raise DynaliteMissing(f"{binary} is missing: run `npm ci` at the repo root")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
-            str(DYNALITE),
+            str(binary),
             "--host",
             "127.0.0.1",
             "--port",
@@ -101,11 +101,11 @@ def run_dynalite() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def dynalite_or_skip() -> Iterator[str]:
+def dynalite_or_skip(binary: Path = DYNALITE) -> Iterator[str]:
     """``run_dynalite`` for a fixture: skip when it is missing, except under
     ``CI=true`` where that fails the run."""
     try:
-        server = run_dynalite()
+        server = run_dynalite(binary)
         endpoint = server.__enter__()
     except DynaliteMissing as exc:
         if os.environ.get("CI") == "true":

@@ -765,3 +765,40 @@ def test_throttling_is_retried_three_attempts_then_store_unavailable(
         repo.get("usr_1")
     assert len(attempts) == 3
     assert info.value.retry_after == 1
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
+def test_missing_dynalite_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str, outcome: str
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
+    with pytest.raises(expected, match="npm ci"), dynalite_or_skip(tmp_path / "nope"):
+        pass  # pragma: no cover - never entered
+
+
+def test_importing_the_container_does_not_import_boto3() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wikibot_auth.entrypoints.containers, wikibot_auth.adapters.dynamodb;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_dynamodb_store_without_a_region_is_not_configured(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from wikibot_auth.domain.errors import NotConfigured
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    container = create_container({"WIKIBOT_AUTH_USER_STORE": "dynamodb://t"})
+    with pytest.raises(NotConfigured, match="AWS_DEFAULT_REGION"):
+        container.user_repository()
