@@ -23,7 +23,6 @@ from tests.integration.dynalite import dynalite_or_skip, free_port
 from tests.integration.store_helpers import (
     AWS_TEST_ENV,
     login,
-    open_store,
     race_worker,
 )
 from wikibot_auth.adapters.dynamodb import (
@@ -121,12 +120,13 @@ def dynamo_store(request: pytest.FixtureRequest) -> DynamoDBUserRepository:
 
 
 @pytest.fixture(params=["sqlite", "dynalite"])
-def process_store_spec(request: pytest.FixtureRequest) -> tuple[str, ...]:
+def process_store(request: pytest.FixtureRequest) -> tuple[tuple[str, ...], Any]:
+    """A store several processes can open: its picklable spec and our handle."""
     if request.param == "sqlite":
         store: SQLiteUserRepository = request.getfixturevalue("sqlite_store")
-        return ("sqlite", str(store.path))
+        return ("sqlite", str(store.path)), store
     dynamo: DynamoDBUserRepository = request.getfixturevalue("dynalite_store")
-    return ("dynamodb", request.getfixturevalue("dynalite"), dynamo.table)
+    return ("dynamodb", request.getfixturevalue("dynalite"), dynamo.table), dynamo
 
 
 # -- every port method
@@ -411,32 +411,32 @@ def _process_race(spec: tuple[str, ...], profiles: list[Any]) -> list[set[str]]:
 
 @pytest.mark.slow
 def test_processes_racing_a_first_login_make_one_user(
-    process_store_spec: tuple[str, ...],
+    process_store: tuple[tuple[str, ...], Any],
 ) -> None:
+    spec, store = process_store
     profiles = [
         workos_profile(workos_id=f"p_{r}", identity=Identity("google", f"pg-{r}"))
         for r in range(PROCESS_ROUNDS)
     ]
-    outcomes = _process_race(process_store_spec, profiles)
+    outcomes = _process_race(spec, profiles)
     for outcome in outcomes:
         assert len(outcome) == 1, outcome
         assert next(iter(outcome)).startswith("usr_"), outcome
-    store = open_store(process_store_spec)
     assert store.user_count() == PROCESS_ROUNDS
 
 
 @pytest.mark.slow
 def test_processes_racing_to_link_a_raw_identity_make_one_user(
-    process_store_spec: tuple[str, ...],
+    process_store: tuple[tuple[str, ...], Any],
 ) -> None:
-    store = open_store(process_store_spec)
+    spec, store = process_store
     for r in range(PROCESS_ROUNDS):
         login(store, workos_profile(workos_id=f"pl_{r}", identity_lookup_failed=True))
     profiles = [
         workos_profile(workos_id=f"pl_{r}", identity=Identity("github", f"pl-{r}"))
         for r in range(PROCESS_ROUNDS)
     ]
-    outcomes = _process_race(process_store_spec, profiles)
+    outcomes = _process_race(spec, profiles)
     for r, outcome in enumerate(outcomes):
         assert outcome == {store.find_by_identity(Identity.workos(f"pl_{r}")).user_id}
     assert store.user_count() == PROCESS_ROUNDS
