@@ -22,6 +22,7 @@ its identities is one transaction, so there is no crash window to recover.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -37,6 +38,7 @@ SCHEMA_VERSION = 1
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 BUSY_TIMEOUT_S = 10.0
 
+# The columns of schema version 1 (one per attribute ``User`` knows).
 _COLUMNS = (
     "user_id",
     "email",
@@ -88,6 +90,7 @@ class SQLiteUserRepository:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._schema_ready = False
+        self._pid = os.getpid()
 
     # -- the port
 
@@ -205,6 +208,13 @@ class SQLiteUserRepository:
     # -- internals
 
     def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            # A forked child (e.g. a server worker) must not use its parent's
+            # connections: forget them without closing, and open its own.
+            with self._lock:
+                self._pid = os.getpid()
+                self._connections = []
+                self._local = threading.local()
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is not None:
             return db

@@ -802,3 +802,22 @@ def test_a_dynamodb_store_without_a_region_is_not_configured(
     container = create_container({"WIKIBOT_AUTH_USER_STORE": "dynamodb://t"})
     with pytest.raises(NotConfigured, match="AWS_DEFAULT_REGION"):
         container.user_repository()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+def test_a_forked_child_opens_its_own_sqlite_connection(tmp_path: Path) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    repo.create(_user("usr_parent"), [Identity("google", "parent")])
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def child() -> None:
+        created = repo.create(_user("usr_child"), [Identity("google", "child")])
+        results.put((created[1], repo.user_count()))
+
+    process = context.Process(target=child)
+    process.start()
+    assert results.get(timeout=30) == (True, 2)
+    process.join(timeout=30)
+    assert repo.find_by_identity(Identity("google", "child")).user_id == "usr_child"
+    repo.close()
