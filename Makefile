@@ -47,3 +47,16 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# dynalite (a DynamoDB-compatible server for the user store tests), pinned in
+# package-lock.json; reinstalled only when the lock file is newer than the install.
+test: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "npm is required under CI=true (dynalite)" >&2; exit 1; \
+	else \
+	  echo "npm not found: the dynalite tests will be skipped" >&2; \
+	fi

@@ -119,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
         verb = user_commands.add_parser(name, help=text, description=text)
         verb.add_argument("user_id", metavar="USER_ID")
         verb.set_defaults(run=run)
+
+    dynamodb = commands.add_parser("dynamodb", help="DynamoDB user store tools")
+    dynamodb_commands = dynamodb.add_subparsers(dest="dynamodb_command", required=True)
+    create_table = dynamodb_commands.add_parser(
+        "create-table",
+        help="create the users table (hash key pk, on-demand) and wait until ACTIVE",
+    )
+    create_table.add_argument(
+        "--table", help="table name (default: the one in WIKIBOT_AUTH_USER_STORE)"
+    )
+    create_table.set_defaults(run=_dynamodb_create_table)
     return parser
 
 
@@ -265,6 +276,23 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         app, host=args.host, port=args.port, access_log=False, server_header=False
     )
     uvicorn.Server(config).run()
+    return EXIT_OK
+
+
+def _dynamodb_create_table(args: argparse.Namespace, out: TextIO) -> int:
+    table = args.table
+    if table is not None and not table.strip():
+        raise _UsageError("--table must not be empty")
+    if table is None:
+        configured = create_container()
+        if configured.config.store_kind() != "dynamodb":
+            raise _UsageError(
+                "pass --table NAME or set WIKIBOT_AUTH_USER_STORE=dynamodb://NAME"
+            )
+        table = configured.config.store_location()
+    container = create_container(user_store=f"dynamodb://{table}")
+    created = container.dynamodb_user_repository().create_table(wait=True)
+    print(f"{'created' if created else 'exists'}: {table} (ACTIVE)", file=out)
     return EXIT_OK
 
 

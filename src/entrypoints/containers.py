@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 
 from dependency_injector import containers, providers
 
+from ..adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
 from ..adapters.local_idp import LocalIdentityProvider
 from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import KeyRing, RS256TokenSigner
@@ -36,6 +37,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     import httpx
 
+    from ..adapters.sqlite import SQLiteUserRepository
     from ..adapters.workos import WorkOSIdentityProvider
 
 # Adapters with heavy libraries (httpx, boto3, sqlite3) are imported when their
@@ -47,6 +49,12 @@ def _idp_http_client(timeout: float) -> Iterator[httpx.Client]:
     from ..adapters.workos import http_client
 
     yield from http_client(timeout)
+
+
+def _sqlite_user_repository(path: str) -> SQLiteUserRepository:
+    from ..adapters.sqlite import SQLiteUserRepository
+
+    return SQLiteUserRepository(path)
 
 
 def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
@@ -97,9 +105,26 @@ class Container(containers.DeclarativeContainer):
         CachingTokenSigner, inner=rs256_token_signer
     )
 
+    # One boto3 client per process; built only when the DynamoDB store is used.
+    dynamodb_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
+        make_dynamodb_client
+    )
+
+    dynamodb_user_repository: providers.Provider[DynamoDBUserRepository] = (
+        providers.ThreadSafeSingleton(
+            DynamoDBUserRepository,
+            client=dynamodb_client,
+            table=config.store_location,
+        )
+    )
+
     user_store: providers.Provider[UserRepository] = providers.Selector(
         config.store_kind,
         memory=providers.ThreadSafeSingleton(InMemoryUserRepository),
+        sqlite=providers.ThreadSafeSingleton(
+            _sqlite_user_repository, config.store_location
+        ),
+        dynamodb=dynamodb_user_repository,
     )
 
     # The selected store, behind the user cache when WIKIBOT_AUTH_USER_CACHE_TTL > 0.

@@ -184,8 +184,10 @@ class Settings:
         parts = urlsplit(self.user_store)
         if parts.scheme == "dynamodb":
             return parts.netloc or parts.path.lstrip("/")
-        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them
-        return parts.path[1:] if parts.path.startswith("/") else parts.path
+        if parts.scheme == "sqlite":
+            # sqlite:///relative/users.db, sqlite:////absolute/users.db
+            return parts.path[1:] if parts.path.startswith("/") else parts.path
+        return parts.path
 
     def check(self) -> None:
         if not 1 <= self.leeway <= 300:

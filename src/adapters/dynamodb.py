@@ -1,0 +1,490 @@
+"""The ``UserRepository`` port on one DynamoDB table (boto3), without transactions.
+
+Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no sort key:
+
+- ``USER#<user_id>``: the user's attributes (and any an operator added).
+- ``IDENTITY#<provider>#<subject>``: ``user_id``; the identities written by
+  ``create`` also carry ``pending``: the user item they were created with and
+  the identities to claim for it (a recovery note, see below; it stays, since
+  it is harmless once the user item exists and removing it would cost a write).
+
+Creating a user with several identities (a raw identity and its WorkOS alias)
+without ``TransactWriteItems`` (dynalite has none):
+
+1. Claim the FIRST identity with ``attribute_not_exists(pk)``. That single
+   conditional put decides the race: whoever wins it owns the new user; a loser
+   reads the claim (consistently) and returns the winner's user, completing it
+   first if needed. Every claim carries the ``pending`` note, so any one of them
+   is enough to finish the user: that is what makes a crash after it harmless.
+2. Complete: claim every other identity of the note (``attribute_not_exists``;
+   one already ours is fine), then put ``USER#<id>`` with ``attribute_not_exists``.
+   A conditional failure on the user item means someone else completed it:
+   consistent re-read. The creator and any reader that finds a claim whose user
+   item is missing run this same idempotent completion, so a crash anywhere in
+   between is finished by the next login and nobody ever sees two users.
+3. When another identity of the note already belongs to ANOTHER user (say an
+   alias-only user created while the raw identity lookup was failing), the new
+   user is never written: the first claim is re-pointed to that user (a
+   conditional update on ``user_id`` still being ours) and linked to it, as a
+   login would have done. Identity ownership only changes while a claim is
+   pending and no user item exists for it, so every completer decides the same.
+
+Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
+changed attributes only: unknown attributes, ``tier``, ``disabled`` and
+``tokens_valid_after`` survive every login. Reads are consistent; numbers come
+back as ``int``. Library errors become ``StoreUnavailable`` naming the table,
+never credentials. boto3 is imported only when a client is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from ..domain.errors import NotConfigured, StoreUnavailable, UnknownUser
+from ..domain.model import Identity, User
+
+USER_PREFIX = "USER#"
+IDENTITY_PREFIX = "IDENTITY#"
+
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
+MAX_ATTEMPTS = 3
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_THROTTLED = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+    }
+)
+_DENIED = frozenset(
+    {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "MissingAuthenticationTokenException",
+        "ExpiredTokenException",
+    }
+)
+
+T = TypeVar("T")
+
+
+def make_dynamodb_client() -> Any:
+    """The process's one DynamoDB client (the container keeps it as a Singleton).
+
+    Region and endpoint come from boto3's own configuration
+    (``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...). Timeouts: connect
+    2 s, read 3 s; botocore ``standard`` retries, at most 3 attempts.
+
+    Raises:
+        NotConfigured: boto3 has no region.
+    """
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import NoRegionError
+
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    )
+    try:
+        return boto3.session.Session().client("dynamodb", config=config)
+    except NoRegionError as exc:
+        raise NotConfigured(
+            "the DynamoDB user store needs a region: set AWS_DEFAULT_REGION"
+        ) from exc
+
+
+def user_key(user_id: str) -> str:
+    return USER_PREFIX + user_id
+
+
+def identity_key(identity: Identity) -> str:
+    return IDENTITY_PREFIX + identity.key
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+class _ConditionFailed(Exception):
+    pass
+
+
+class DynamoDBUserRepository:
+    """``UserRepository`` on a DynamoDB table (see the module docstring)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not table:
+            raise ValueError("a DynamoDB table name is required")
+        self._client = client
+        self.table = table
+        self._serialize = TypeSerializer().serialize
+        self._deserialize = TypeDeserializer().deserialize
+        self._library_errors: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
+
+    # -- the port
+
+    def get(self, user_id: str) -> User | None:
+        item = self._get(user_key(user_id))
+        return None if item is None else User.from_item(item)
+
+    def get_cached(self, user_id: str) -> User | None:
+        return None
+
+    def find_by_identity(self, identity: Identity) -> User | None:
+        claim = self._get(identity_key(identity))
+        if claim is None:
+            return None
+        return self._user_of_claim(identity_key(identity), claim)
+
+    def create(self, user: User, identities: Sequence[Identity]) -> tuple[User, bool]:
+        if not identities:
+            raise ValueError("a user is created with at least one identity")
+        first = identities[0]
+        claim: dict[str, Any] = {
+            "pk": identity_key(first),
+            "user_id": user.user_id,
+            "pending": {
+                "user": {"pk": user_key(user.user_id), **user.to_item()},
+                "identities": [identity_key(i) for i in identities],
+            },
+        }
+        try:
+            self._put_new(claim)
+        except _ConditionFailed:
+            existing = self._get(claim["pk"])
+            if existing is None:  # pragma: no cover - identity items are never deleted
+                raise StoreUnavailable(
+                    f"DynamoDB table {self.table!r}: an identity vanished"
+                ) from None
+            winner = self._user_of_claim(claim["pk"], existing)
+            if winner is None:  # pragma: no cover - a claim always names a user
+                raise StoreUnavailable(
+                    f"DynamoDB table {self.table!r}: an identity has no user"
+                ) from None
+            return winner, False
+        result = self._complete(first, claim)
+        if result is None:  # pragma: no cover - see _user_of_claim
+            raise StoreUnavailable(f"DynamoDB table {self.table!r}: incomplete user")
+        return result, result.user_id == user.user_id
+
+    def link_identity(self, user_id: str, identity: Identity) -> User:
+        if self.get(user_id) is None:
+            raise UnknownUser()
+        key = identity_key(identity)
+        try:
+            self._put_new({"pk": key, "user_id": user_id})
+        except _ConditionFailed:
+            existing = self._get(key)
+            if existing is not None and existing.get("user_id") != user_id:
+                winner = self._user_of_claim(key, existing)
+                if winner is not None:
+                    return winner
+        return self._update(
+            user_id,
+            {
+                "oauth_provider": identity.provider,
+                "oauth_provider_sub": identity.subject,
+            },
+        )
+
+    def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
+        unknown = set(changes) - {"email", "display_name"}
+        if unknown:
+            raise ValueError(f"not profile attributes: {sorted(unknown)}")
+        if not changes:
+            user = self.get(user_id)
+            if user is None:
+                raise UnknownUser()
+            return user
+        return self._update(user_id, dict(changes))
+
+    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
+        try:
+            return self._update(
+                user_id,
+                {"tokens_valid_after": int(value)},
+                extra_condition="(attribute_not_exists(tokens_valid_after) "
+                "OR tokens_valid_after < :tokens_valid_after)",
+            )
+        except _ConditionFailed:
+            user = self.get(user_id)
+            if user is None:
+                raise UnknownUser() from None
+            return user  # already at or above ``value``: never lowered
+
+    def set_disabled(self, user_id: str, disabled: bool) -> User:
+        return self._update(user_id, {"disabled": bool(disabled)})
+
+    # -- operator and test helpers
+
+    def raw_item(self, user_id: str) -> dict[str, Any] | None:
+        """The stored user item as is, without ``pk`` (for operators and tests)."""
+        item = self._get(user_key(user_id))
+        if item is not None:
+            item.pop("pk", None)
+        return item
+
+    def put_raw_item(self, item: Mapping[str, Any]) -> None:
+        """Store a user item as is, as an operator editing the table would."""
+        values = dict(item)
+        values["pk"] = user_key(str(values["user_id"]))
+        self._call(
+            self._client.put_item,
+            TableName=self.table,
+            Item={k: self._serialize(v) for k, v in values.items()},
+        )
+
+    def raw_identity_item(self, identity: Identity) -> dict[str, Any] | None:
+        return self._get(identity_key(identity))
+
+    def put_raw_identity_item(
+        self, identity: Identity, item: Mapping[str, Any]
+    ) -> None:
+        values = {**item, "pk": identity_key(identity)}
+        self._call(
+            self._client.put_item,
+            TableName=self.table,
+            Item={k: self._serialize(v) for k, v in values.items()},
+        )
+
+    def user_count(self) -> int:
+        """How many ``USER#`` items the table holds (a full scan: tests only)."""
+        count = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": {"S": USER_PREFIX}},
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._call(self._client.scan, **kwargs)
+            count += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return count
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def create_table(self, wait: bool = True) -> bool:
+        """Create the table (hash key ``pk``, on-demand); False if it exists.
+        With ``wait``, return once it is ACTIVE."""
+        from botocore.exceptions import ClientError
+
+        created = True
+        try:
+            self._client.create_table(
+                TableName=self.table,
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise self._translate(exc) from exc
+            created = False
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        if wait:
+            waiter = self._client.get_waiter("table_exists")
+            try:
+                waiter.wait(
+                    TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+                )
+            except Exception as exc:
+                raise self._translate(exc) from exc
+        return created
+
+    # -- internals
+
+    def _user_of_claim(self, key: str, claim: Mapping[str, Any]) -> User | None:
+        item = self._get(user_key(str(claim["user_id"])))
+        if item is not None:
+            return User.from_item(item)
+        if "pending" not in claim:
+            return None
+        return self._complete(_identity_of(key), claim)
+
+    def _complete(self, first: Identity, claim: Mapping[str, Any]) -> User | None:
+        pending = claim["pending"]
+        user_id = str(claim["user_id"])
+        for key in pending["identities"][1:]:
+            try:
+                self._put_new({"pk": key, "user_id": user_id, "pending": pending})
+                continue
+            except _ConditionFailed:
+                owner = self._get(key)
+            if owner is None or owner.get("user_id") == user_id:
+                continue
+            return self._yield_to(first, user_id, key, owner)
+        try:
+            self._put_new(dict(pending["user"]))
+            return User.from_item(pending["user"])
+        except _ConditionFailed:
+            pass  # another reader or the creator completed it
+        item = self._get(user_key(user_id))
+        if item is not None:
+            return User.from_item(item)
+        # The claim was re-pointed meanwhile (step 3): follow it.
+        claim_now = self._get(identity_key(first))
+        if claim_now is None or claim_now.get("user_id") == user_id:
+            return None
+        return self._user_of_claim(identity_key(first), claim_now)
+
+    def _yield_to(
+        self, first: Identity, user_id: str, owner_key: str, owner: Mapping[str, Any]
+    ) -> User | None:
+        winner = self._user_of_claim(owner_key, owner)
+        if winner is None:
+            return None
+        try:
+            self._call(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": identity_key(first)}},
+                UpdateExpression="SET user_id = :other REMOVE pending",
+                ConditionExpression="user_id = :mine",
+                ExpressionAttributeValues={
+                    ":other": {"S": winner.user_id},
+                    ":mine": {"S": user_id},
+                },
+            )
+        except _ConditionFailed:
+            pass  # another completer re-pointed it already
+        if (winner.oauth_provider, winner.oauth_provider_sub) == (
+            first.provider,
+            first.subject,
+        ):
+            return winner
+        return self._update(
+            winner.user_id,
+            {"oauth_provider": first.provider, "oauth_provider_sub": first.subject},
+        )
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        answer = self._call(
+            self._client.get_item,
+            TableName=self.table,
+            Key={"pk": {"S": pk}},
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if not item:
+            return None
+        return {k: _plain(self._deserialize(v)) for k, v in item.items()}
+
+    def _put_new(self, item: Mapping[str, Any]) -> None:
+        self._call(
+            self._client.put_item,
+            TableName=self.table,
+            Item={k: self._serialize(v) for k, v in item.items()},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def _update(
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        extra_condition: str | None = None,
+    ) -> User:
+        names = {f"#{k}": k for k in changes}
+        values = {f":{k}": self._serialize(v) for k, v in changes.items()}
+        condition = "attribute_exists(pk)"
+        if extra_condition:
+            condition += " AND " + extra_condition
+        try:
+            answer = self._call(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": user_key(user_id)}},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except _ConditionFailed:
+            if extra_condition:
+                raise
+            raise UnknownUser() from None
+        attributes = answer.get("Attributes", {})
+        return User.from_item(
+            {k: _plain(self._deserialize(v)) for k, v in attributes.items()}
+        )
+
+    def _call(self, method: Callable[..., T], **kwargs: Any) -> T:
+        try:
+            return method(**kwargs)
+        except self._library_errors as exc:
+            if _error_code(exc) == _CONDITION_FAILED:
+                raise _ConditionFailed() from None
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: Exception) -> StoreUnavailable:
+        from botocore.exceptions import (
+            BotoCoreError,
+            ConnectionError,
+            NoCredentialsError,
+            WaiterError,
+        )
+
+        table = self.table
+        code = _error_code(exc)
+        if code == "ResourceNotFoundException":
+            return StoreUnavailable(
+                f"DynamoDB table {table!r} does not exist; create it with "
+                f"`wikibot-auth dynamodb create-table --table {table}`"
+            )
+        if code in _THROTTLED:
+            return StoreUnavailable(
+                f"DynamoDB table {table!r} is throttling requests ({code})",
+                retry_after=1,
+            )
+        if code in _DENIED:
+            return StoreUnavailable(
+                f"DynamoDB access to table {table!r} denied ({code})"
+            )
+        if code is not None:
+            return StoreUnavailable(f"DynamoDB table {table!r} answered {code}")
+        if isinstance(exc, NoCredentialsError):
+            return StoreUnavailable(f"DynamoDB table {table!r}: no AWS credentials")
+        if isinstance(exc, WaiterError):
+            return StoreUnavailable(f"DynamoDB table {table!r} did not become ACTIVE")
+        if isinstance(exc, ConnectionError):
+            return StoreUnavailable(
+                f"DynamoDB table {table!r} unreachable ({type(exc).__name__})"
+            )
+        if isinstance(exc, BotoCoreError):
+            return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
+        return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
+
+
+def _identity_of(key: str) -> Identity:
+    provider, _, subject = key.removeprefix(IDENTITY_PREFIX).partition("#")
+    return Identity(provider, subject)
+
+
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, Mapping):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code else None
