@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from ..domain.errors import NotConfigured, StoreUnavailable, UnknownUser
-from ..domain.model import Identity, User
+from ..domain.model import Identity, User, link_changes
 
 USER_PREFIX = "USER#"
 IDENTITY_PREFIX = "IDENTITY#"
@@ -186,7 +186,9 @@ class DynamoDBUserRepository:
             raise StoreUnavailable(f"DynamoDB table {self.table!r}: incomplete user")
         return result, result.user_id == user.user_id
 
-    def link_identity(self, user_id: str, identity: Identity) -> User:
+    def link_identity(
+        self, user_id: str, identity: Identity, *, primary: bool = True
+    ) -> User:
         if self.get(user_id) is None:
             raise UnknownUser()
         key = identity_key(identity)
@@ -198,13 +200,13 @@ class DynamoDBUserRepository:
                 winner = self._user_of_claim(key, existing)
                 if winner is not None:
                     return winner
-        return self._update(
-            user_id,
-            {
-                "oauth_provider": identity.provider,
-                "oauth_provider_sub": identity.subject,
-            },
-        )
+        changes = link_changes(identity, primary=primary)
+        if not changes:
+            user = self.get(user_id)
+            if user is None:
+                raise UnknownUser()
+            return user
+        return self._update(user_id, changes)
 
     def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
         unknown = set(changes) - {"email", "display_name"}

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..domain.errors import AuthError, LoginFailed, UnknownUser
-from ..domain.model import WORKOS_PROVIDER, Identity, IdentityProfile, User
+from ..domain.model import Identity, IdentityProfile, User, link_changes
 from ..domain.pkce import verifier_matches
 
 
@@ -90,11 +90,7 @@ class InMemoryUserRepository:
                     return winner
             item = self._item(user_id)
             self._identities[identity] = user_id
-            if primary:
-                item["oauth_provider"] = identity.provider
-                item["oauth_provider_sub"] = identity.subject
-            if identity.provider == WORKOS_PROVIDER:
-                item["workos_user_id"] = identity.subject
+            item.update(link_changes(identity, primary=primary))
             self.writes.append(("link_identity", user_id))
             return User.from_item(item)
 

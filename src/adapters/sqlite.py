@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.errors import StoreUnavailable, UnknownUser
-from ..domain.model import Identity, User
+from ..domain.model import Identity, User, link_changes
 
 SCHEMA_VERSION = 1
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -128,7 +128,9 @@ class SQLiteUserRepository:
             )
         return user, True
 
-    def link_identity(self, user_id: str, identity: Identity) -> User:
+    def link_identity(
+        self, user_id: str, identity: Identity, *, primary: bool = True
+    ) -> User:
         with self._writing() as db:
             if _user_row(db, user_id) is None:
                 raise UnknownUser()
@@ -143,14 +145,7 @@ class SQLiteUserRepository:
                     "VALUES (?, ?, ?)",
                     (identity.provider, identity.subject, user_id),
                 )
-            return _update(
-                db,
-                user_id,
-                {
-                    "oauth_provider": identity.provider,
-                    "oauth_provider_sub": identity.subject,
-                },
-            )
+            return _update(db, user_id, link_changes(identity, primary=primary))
 
     def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
         unknown = set(changes) - {"email", "display_name"}

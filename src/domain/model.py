@@ -77,6 +77,18 @@ class Identity:
         return f"{self.provider}#{self.subject}"
 
 
+def link_changes(identity: Identity, *, primary: bool) -> dict[str, str]:
+    """The user attributes that linking ``identity`` sets (see
+    ``UserRepository.link_identity``)."""
+    changes = {}
+    if primary:
+        changes["oauth_provider"] = identity.provider
+        changes["oauth_provider_sub"] = identity.subject
+    if identity.provider == WORKOS_PROVIDER:
+        changes["workos_user_id"] = identity.subject
+    return changes
+
+
 @attrs.frozen
 class IdentityProfile:
     """What an identity provider tells us about the person who just logged in.

@@ -51,6 +51,26 @@ def _idp_http_client(timeout: float) -> Iterator[httpx.Client]:
     yield from http_client(timeout)
 
 
+if TYPE_CHECKING:
+    # The container's selectors are loosely typed: this lets mypy check that
+    # every adapter satisfies its port.
+    def _adapters_satisfy_their_ports(
+        memory: InMemoryUserRepository,
+        sqlite: SQLiteUserRepository,
+        dynamodb: DynamoDBUserRepository,
+        workos: WorkOSIdentityProvider,
+        local: LocalIdentityProvider,
+        rs256: RS256TokenSigner,
+        cached: CachingTokenSigner,
+        clock: SystemClock,
+    ) -> None:
+        stores: list[UserRepository] = [memory, sqlite, dynamodb]
+        idps: list[IdentityProvider] = [workos, local]
+        signers: list[TokenSigner] = [rs256, cached]
+        clocks: list[Clock] = [clock]
+        del stores, idps, signers, clocks
+
+
 def _sqlite_user_repository(path: str) -> SQLiteUserRepository:
     from ..adapters.sqlite import SQLiteUserRepository
 

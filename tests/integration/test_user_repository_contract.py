@@ -178,6 +178,28 @@ def test_link_identity_records_the_provider(store: Any) -> None:
     assert store.link_identity("usr_1", github) == linked  # idempotent
 
 
+def test_linking_the_alias_as_secondary_keeps_the_provider(store: Any) -> None:
+    google = Identity("google", "g-1")
+    store.create(_user(oauth_provider="google", oauth_provider_sub="g-1"), [google])
+    alias = Identity.workos("user_01")
+    linked = store.link_identity("usr_1", alias, primary=False)
+    assert (linked.oauth_provider, linked.oauth_provider_sub) == ("google", "g-1")
+    assert linked.workos_user_id == "user_01"
+    assert store.find_by_identity(alias) == linked == store.get("usr_1")
+
+
+def test_linking_a_secondary_non_workos_identity_changes_no_attribute(
+    store: Any,
+) -> None:
+    google = Identity("google", "g-1")
+    created, _ = store.create(
+        _user(oauth_provider="google", oauth_provider_sub="g-1"), [google]
+    )
+    linked = store.link_identity("usr_1", Identity("github", "7"), primary=False)
+    assert linked == created
+    assert store.find_by_identity(Identity("github", "7")) == created
+
+
 def test_link_identity_taken_by_another_user_returns_that_user(store: Any) -> None:
     github = Identity("github", "42")
     other = _user("usr_other", oauth_provider="github", oauth_provider_sub="42")
