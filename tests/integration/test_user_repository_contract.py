@@ -91,10 +91,34 @@ def dynalite_store(
     return repo
 
 
+class _AtomicCalls:
+    """moto checks a condition and writes the item without a lock, so two
+    threads can both win one ``attribute_not_exists`` put (seen in the mixed
+    race). DynamoDB makes every single-item call atomic: so does this proxy,
+    by running each call under one lock; calls of different threads still
+    interleave freely between calls, which is what the races exercise."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name == "get_waiter":
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture
 def moto_store(aws_env: None) -> Iterator[DynamoDBUserRepository]:
     with mock_aws():
-        repo = DynamoDBUserRepository(make_dynamodb_client(), _new_table())
+        client = _AtomicCalls(make_dynamodb_client())
+        repo = DynamoDBUserRepository(client, _new_table())
         repo.create_table()
         yield repo
 
