@@ -2,23 +2,29 @@
 
 No WorkOS SDK: four calls (authorize URL, code exchange, identities, user),
 each failure translated into the domain's error family. The code exchange is
-single-use and never retried; the two reads retry a little. Nothing secret
-(API key, code, verifier, WorkOS tokens, WorkOS's error descriptions, which
-may quote the code) reaches a log line or an exception message.
+single-use and never retried; the two reads retry a little. Every request is
+bounded as a whole (connect, send, headers and body) by the IdP timeout, its body
+by ``MAX_BODY_BYTES``, and one operation with its retries by a shared budget.
+Nothing secret (API key, code, verifier, WorkOS tokens, WorkOS's error
+descriptions, which may quote the code) reaches a log line, an exception message
+or an exception's ``__cause__``/``__context__``.
 """
 
 from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
+import attrs
 import httpx
 
 from ..domain.errors import (
@@ -30,14 +36,27 @@ from ..domain.errors import (
     LoginStepRequired,
     NotConfigured,
 )
-from ..domain.model import Identity, IdentityProfile, normalize_provider
+from ..domain.model import (
+    LOCAL_PROVIDER,
+    WORKOS_PROVIDER,
+    Identity,
+    IdentityProfile,
+    normalize_provider,
+)
 
 logger = logging.getLogger("wikibot_auth.workos")
 
 DEFAULT_BASE_URL = "https://api.workos.com"
+DEFAULT_TIMEOUT = 5.0
+# One operation (a whole code exchange with its reads and retries) stays well
+# under API Gateway's 29 s integration limit whatever the timeout.
+MAX_BUDGET = 20.0
+MAX_BODY_BYTES = 1 << 20
 SCREEN_HINTS = ("sign-in", "sign-up")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 3600
+# Identities naming our own namespaces would alias another account.
+RESERVED_PROVIDERS = frozenset({WORKOS_PROVIDER, LOCAL_PROVIDER})
 # 403 ``code`` values of WorkOS's authentication-flow errors (SDK list).
 AUTH_FLOW_CODES = frozenset(
     {
@@ -57,6 +76,12 @@ AUTH_FLOW_CODES = frozenset(
 # Only identifier-like codes from a response are ever logged or kept.
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+# WorkOS user ids (``user_01E4...``): nothing else is ever put in a URL path.
+_USER_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+_PROVIDER = re.compile(r"[a-z0-9_\-]{1,64}")
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+# Control characters and lone surrogates: no store or log line can take them.
+_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def http_client(timeout: float) -> Iterator[httpx.Client]:
@@ -74,20 +99,23 @@ def http_client(timeout: float) -> Iterator[httpx.Client]:
 
 
 def parse_retry_after(value: str | None, now: float) -> int | None:
-    """``Retry-After`` as whole seconds from now: delta-seconds or HTTP-date."""
+    """``Retry-After`` as whole seconds from now: delta-seconds (ASCII digits,
+    at most ten) or an HTTP-date; anything else is None."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):
         seconds = int(value)
-    else:
+    elif len(value) <= 64:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+            if when.tzinfo is None:
+                return None
+            seconds = math.ceil(when.timestamp() - now)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        if when.tzinfo is None:
-            return None
-        seconds = math.ceil(when.timestamp() - now)
+    else:
+        return None
     return min(max(seconds, 0), MAX_RETRY_AFTER)
 
 
@@ -105,9 +133,27 @@ def _safe_base_url(url: str) -> bool:
         return False
 
 
-def _segment(value: str) -> str:
-    # quote() keeps "." unreserved; "%2E" keeps "." and ".." segments inert.
-    return quote(value, safe="").replace(".", "%2E")
+def _is_text(value: object, limit: int) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= limit
+        and not _UNSAFE_TEXT.search(value)
+    )
+
+
+def _optional_text(data: Mapping[str, Any], key: str, limit: int = 2048) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not _is_text(value, limit):
+        raise IdPError(f"WorkOS answered an unusable {key}")
+    return str(value)
+
+
+def _workos_user_id(value: object) -> str:
+    if isinstance(value, str) and _USER_ID.fullmatch(value):
+        return value
+    raise IdPError("WorkOS answered a user without a usable id")
 
 
 def _safe_code(value: object) -> str | None:
@@ -116,27 +162,50 @@ def _safe_code(value: object) -> str | None:
     return None
 
 
-def _request_id(response: httpx.Response | None) -> str:
-    if response is None:
-        return "-"
-    value = response.headers.get("x-request-id", "")
+def _request_id(headers: httpx.Headers) -> str:
+    value = headers.get("x-request-id", "")
     return value if _SAFE_REQUEST_ID.fullmatch(value) else "-"
 
 
-def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise IdPError(f"WorkOS answered a non-string {key}")
-    return value
+def _json_body(body: bytes) -> tuple[bool, Any]:
+    # Neither the decoder's error (its ``doc`` holds the body, which may hold
+    # WorkOS tokens) nor a RecursionError from a deeply nested body escapes.
+    try:
+        return True, json.loads(body)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def _route_name(path: str, method: str) -> str:
+    # Never a user id or anything the caller controls in a log line.
+    if method == "POST":
+        return "authenticate"
+    return "identities" if path.endswith("/identities") else "user"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _TooLate(Exception):
+    pass
+
+
+@attrs.frozen
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
 
 
 class WorkOSIdentityProvider:
     """WorkOS User Management as an ``IdentityProvider``.
 
-    ``client`` is a shared ``httpx.Client`` whose timeout bounds every request;
-    ``api_key`` is sent as the Bearer token and as ``client_secret``.
+    ``client`` is a shared ``httpx.Client``. ``timeout`` (default: the client's
+    largest timeout) bounds each request as a whole; ``budget`` (default twice
+    the timeout, at most ``MAX_BUDGET``) bounds one operation with all its
+    requests, retries and waits. ``api_key`` is sent as the Bearer token and as
+    ``client_secret``.
     """
 
     def __init__(
@@ -150,6 +219,8 @@ class WorkOSIdentityProvider:
         provider: str | None = "authkit",
         connection_id: str | None = None,
         organization_id: str | None = None,
+        timeout: float | None = None,
+        budget: float | None = None,
         max_retries: int = 1,
         backoff: float = 0.2,
         max_retry_wait: float = 2.0,
@@ -177,6 +248,11 @@ class WorkOSIdentityProvider:
         self._provider = provider
         self._connection_id = connection_id
         self._organization_id = organization_id
+        if timeout is None:
+            steps = client.timeout.as_dict().values()
+            timeout = max((t for t in steps if t is not None), default=DEFAULT_TIMEOUT)
+        self._timeout = timeout
+        self._budget = min(2.0 * timeout, MAX_BUDGET) if budget is None else budget
         self._max_retries = max_retries
         self._backoff = backoff
         self._max_retry_wait = max_retry_wait
@@ -202,6 +278,8 @@ class WorkOSIdentityProvider:
             raise NotConfigured("the WorkOS IdP needs WIKIBOT_AUTH_REDIRECT_URI")
         if screen_hint is not None and screen_hint not in SCREEN_HINTS:
             raise InvalidRequest("screen_hint must be sign-in or sign-up")
+        if login_hint and not _is_text(login_hint, 320):
+            raise InvalidRequest("login_hint must be an email address")
         params: dict[str, str] = {
             "client_id": self._client_id,
             "redirect_uri": redirect,
@@ -223,6 +301,7 @@ class WorkOSIdentityProvider:
         return f"{self._base_url}/user_management/authorize?{urlencode(params)}"
 
     def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
+        deadline = self._deadline()
         body = {
             "grant_type": "authorization_code",
             "client_id": self._client_id,
@@ -230,23 +309,23 @@ class WorkOSIdentityProvider:
             "code": code,
             "code_verifier": code_verifier,
         }
-        data = self._call("POST", "/user_management/authenticate", json=body)
+        data = self._call("POST", "/user_management/authenticate", deadline, body)
         if not isinstance(data, dict) or not isinstance(data.get("user"), dict):
             raise IdPError("WorkOS answered the code exchange with a wrong shape")
         user: dict[str, Any] = data["user"]
-        user_id = user.get("id")
-        if not isinstance(user_id, str) or not user_id:
-            raise IdPError("WorkOS answered a user without an id")
-        if not isinstance(user.get("email"), str) or not user["email"]:
-            user = self._user(user_id)
-        method = _optional_str(data, "authentication_method")
-        identity, failed = self._lookup_identity(user_id, method)
+        user_id = _workos_user_id(user.get("id"))
+        method = _optional_text(data, "authentication_method", 64)
+        organization_id = _optional_text(data, "organization_id", 64)
+        if not _is_text(user.get("email"), 320):
+            user = self._user(user_id, deadline)
+        identity, failed = self._lookup_identity(user_id, deadline)
         return self._profile(
+            user_id,
             user,
             identity=identity,
             identity_lookup_failed=failed,
             authentication_method=method,
-            organization_id=_optional_str(data, "organization_id"),
+            organization_id=organization_id,
         )
 
     # -- the original WorkOSClient's other calls ----------------------------
@@ -255,47 +334,57 @@ class WorkOSIdentityProvider:
         """The WorkOS user's profile, without the raw identity.
 
         Raises:
+            InvalidRequest: ``user_id`` is not a WorkOS user id.
             IdPError, IdPUnavailable
         """
-        return self._profile(self._user(user_id))
+        user_id = _argument_user_id(user_id)
+        return self._profile(user_id, self._user(user_id, self._deadline()))
 
-    def get_provider_sub(
-        self, user_id: str, authentication_method: str | None = None
-    ) -> Identity | None:
+    def get_provider_sub(self, user_id: str) -> Identity | None:
         """The normalized raw ``(provider, idp_id)`` identity, or None when
-        WorkOS lists none.
+        WorkOS lists none (see ``choose_identity``).
 
         Raises:
+            InvalidRequest: ``user_id`` is not a WorkOS user id.
             IdPError: the answer had the wrong shape or an error status.
             IdPUnavailable: WorkOS could not be reached in time.
         """
-        data = self._call(
-            "GET", f"/user_management/users/{_segment(user_id)}/identities"
-        )
-        return choose_identity(data, authentication_method)
+        user_id = _argument_user_id(user_id)
+        return self._identities(user_id, self._deadline())
 
     # -- helpers ------------------------------------------------------------
 
-    def _user(self, user_id: str) -> dict[str, Any]:
-        data = self._call("GET", f"/user_management/users/{_segment(user_id)}")
+    def _deadline(self) -> float:
+        return time.monotonic() + self._budget
+
+    def _user(self, user_id: str, deadline: float) -> dict[str, Any]:
+        data = self._call("GET", f"/user_management/users/{user_id}", deadline)
         if not isinstance(data, dict) or data.get("id") != user_id:
             raise IdPError("WorkOS answered the user lookup with a wrong shape")
         return data
 
+    def _identities(self, user_id: str, deadline: float) -> Identity | None:
+        path = f"/user_management/users/{user_id}/identities"
+        return choose_identity(self._call("GET", path, deadline))
+
     def _lookup_identity(
-        self, user_id: str, method: str | None
+        self, user_id: str, deadline: float
     ) -> tuple[Identity | None, bool]:
+        # The code is spent by now: no failure here may fail the login. The
+        # domain logs the warning; the request's own log line has the cause.
         try:
-            return self.get_provider_sub(user_id, method), False
-        except (IdPError, IdPUnavailable) as exc:
-            logger.warning(
-                "WorkOS identities lookup failed: code=%s; the WorkOS alias stands in",
-                exc.code,
+            return self._identities(user_id, deadline), False
+        except AuthError as exc:
+            logger.debug("WorkOS identities lookup failed: code=%s", exc.code)
+        except Exception as exc:
+            logger.error(
+                "WorkOS identities lookup failed unexpectedly: %s", type(exc).__name__
             )
-            return None, True
+        return None, True
 
     def _profile(
         self,
+        user_id: str,
         user: Mapping[str, Any],
         *,
         identity: Identity | None = None,
@@ -303,120 +392,172 @@ class WorkOSIdentityProvider:
         authentication_method: str | None = None,
         organization_id: str | None = None,
     ) -> IdentityProfile:
-        user_id = user.get("id")
         email_address = user.get("email")
-        if not isinstance(user_id, str) or not user_id:
-            raise IdPError("WorkOS answered a user without an id")
-        if not isinstance(email_address, str) or not email_address:
-            raise IdPError("WorkOS answered a user without an email")
+        if not _is_text(email_address, 320):
+            raise IdPError("WorkOS answered a user without a usable email")
         verified = user.get("email_verified")
         return IdentityProfile(
             alias=Identity.workos(user_id),
-            email=email_address,
-            first_name=_optional_str(user, "first_name"),
-            last_name=_optional_str(user, "last_name"),
+            email=str(email_address),
+            first_name=_optional_text(user, "first_name", 256),
+            last_name=_optional_text(user, "last_name", 256),
             identity=identity,
             identity_lookup_failed=identity_lookup_failed,
             email_verified=verified if isinstance(verified, bool) else None,
-            profile_picture_url=_optional_str(user, "profile_picture_url"),
+            profile_picture_url=_optional_text(user, "profile_picture_url"),
             organization_id=organization_id,
             authentication_method=authentication_method,
         )
 
     def _call(
-        self, method: str, path: str, *, json: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        deadline: float,
+        body: Mapping[str, Any] | None = None,
     ) -> Any:
         route = _route_name(path, method)
         retries = self._max_retries if method == "GET" else 0
         attempt = 0
         while True:
+            failure: AuthError
             try:
-                response = self._send(method, path, json, route)
-            except IdPUnavailable:
-                if attempt >= retries:
-                    raise
-                wait = self._backoff_for(attempt)
+                answer = self._fetch(method, route, path, body, deadline)
+            except IdPUnavailable as exc:
+                failure, wait = exc, self._backoff_for(attempt)
             else:
-                if response.status_code not in RETRY_STATUSES or attempt >= retries:
-                    return self._decode(method, route, response)
-                retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), self._now()
-                )
-                if retry_after is not None and retry_after > self._max_retry_wait:
-                    return self._decode(method, route, response)
+                if answer.status < 300:
+                    return self._decode(method, route, answer)
+                retry_after = None
+                if answer.status in RETRY_STATUSES:
+                    retry_after = parse_retry_after(
+                        answer.headers.get("retry-after"), self._now()
+                    )
+                failure = self._error(method, route, answer, retry_after)
+                if answer.status not in RETRY_STATUSES or (
+                    retry_after is not None and retry_after > self._max_retry_wait
+                ):
+                    raise failure
                 wait = max(float(retry_after or 0), self._backoff_for(attempt))
-                logger.info(
-                    "WorkOS %s %s answered %s; retrying: request_id=%s",
-                    method,
-                    route,
-                    response.status_code,
-                    _request_id(response),
-                )
+            if attempt >= retries or time.monotonic() + wait >= deadline:
+                raise failure
+            logger.info("WorkOS %s %s failed; retrying", method, route)
             attempt += 1
             self._sleep(wait)
 
     def _backoff_for(self, attempt: int) -> float:
         return min(self._backoff * 2.0**attempt, self._max_retry_wait)
 
-    def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None, route: str
-    ) -> httpx.Response:
-        try:
-            return self._client.request(
-                method,
-                self._base_url + path,
-                json=body,
-                headers={"Authorization": f"Bearer {self._api_key}"},
-            )
-        except httpx.TimeoutException as exc:
-            logger.warning("WorkOS %s %s timed out", method, route)
-            raise IdPUnavailable("WorkOS did not answer in time") from exc
-        except httpx.TransportError as exc:
-            logger.warning("WorkOS %s %s failed: %s", method, route, type(exc).__name__)
-            raise IdPUnavailable("WorkOS could not be reached") from exc
+    def _fetch(
+        self,
+        method: str,
+        route: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        deadline: float,
+    ) -> _Answer:
+        # httpx bounds each connect/read/write step, not a request: the request
+        # runs in a worker and this thread stops waiting at the deadline. What
+        # the worker raised is classified here and never chained: httpx errors
+        # carry the request (API key, code, verifier) and the response.
+        deadline = min(time.monotonic() + self._timeout, deadline)
+        outcome: list[_Answer | Exception] = []
+        done = threading.Event()
 
-    def _decode(self, method: str, route: str, response: httpx.Response) -> Any:
-        status = response.status_code
-        request_id = _request_id(response)
-        if status >= 300:
-            raise self._error(method, route, response, request_id)
-        logger.debug(
-            "WorkOS %s %s: status=%s request_id=%s", method, route, status, request_id
+        def work() -> None:
+            try:
+                outcome.append(self._exchange(method, path, body, deadline))
+            except Exception as exc:
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="wikibot-auth-workos", daemon=True).start()
+        if not done.wait(max(deadline - time.monotonic(), 0.0)):
+            result: _Answer | Exception = _TooLate()
+        else:
+            result = outcome.pop()
+        if isinstance(result, _Answer):
+            return result
+        error = _translate(result, method, route)
+        del result
+        raise error
+
+    def _exchange(
+        self, method: str, path: str, body: Mapping[str, Any] | None, deadline: float
+    ) -> _Answer:
+        step = max(deadline - time.monotonic(), 0.001)
+        request = self._client.build_request(
+            method,
+            self._base_url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self._api_key}"},
+            timeout=step,
         )
+        response = self._client.send(request, stream=True, follow_redirects=False)
         try:
-            return response.json()
-        except ValueError as exc:
+            declared = response.headers.get("content-length", "")
+            if declared.isascii() and declared.isdigit():
+                if int(declared) > MAX_BODY_BYTES:
+                    raise _TooLarge
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise _TooLarge
+                if time.monotonic() > deadline:
+                    raise _TooLate
+                chunks.append(chunk)
+        finally:
+            response.close()
+        return _Answer(response.status_code, response.headers, b"".join(chunks))
+
+    def _decode(self, method: str, route: str, answer: _Answer) -> Any:
+        request_id = _request_id(answer.headers)
+        logger.debug(
+            "WorkOS %s %s: status=%s request_id=%s",
+            method,
+            route,
+            answer.status,
+            request_id,
+        )
+        parsed, data = _json_body(answer.body)
+        if not parsed:
             logger.warning(
                 "WorkOS %s %s answered non-JSON: request_id=%s",
                 method,
                 route,
                 request_id,
             )
-            raise IdPError("WorkOS answered a body that is not JSON") from exc
+            raise IdPError("WorkOS answered a body that is not JSON")
+        return data
 
     def _error(
-        self, method: str, route: str, response: httpx.Response, request_id: str
+        self, method: str, route: str, answer: _Answer, retry_after: int | None
     ) -> AuthError:
-        status = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        status = answer.status
+        body = _json_body(answer.body)[1]
         if not isinstance(body, dict):
             body = {}
         # Both shapes: {error, error_description} and {code, message}. The
         # descriptions are never kept: WorkOS quotes the code in them.
         code = _safe_code(body.get("error")) or _safe_code(body.get("code"))
-        logger.warning(
+        # Our key or client refused, or lacking a permission: that lasts until
+        # someone fixes the configuration.
+        misconfigured = (
+            status == 401
+            or (status == 403 and route != "authenticate")
+            or (status == 400 and code == "invalid_client")
+        )
+        logger.log(
+            logging.ERROR if misconfigured else logging.WARNING,
             "WorkOS %s %s answered %s: code=%s request_id=%s",
             method,
             route,
             status,
             code or "-",
-            request_id,
-        )
-        retry_after = parse_retry_after(
-            response.headers.get("retry-after"), self._now()
+            _request_id(answer.headers),
         )
         if status == 429:
             return IdPUnavailable(
@@ -439,44 +580,58 @@ class WorkOSIdentityProvider:
         )
 
 
-def _route_name(path: str, method: str) -> str:
-    # Never a user id or anything the caller controls in a log line.
-    if method == "POST":
-        return "authenticate"
-    return "identities" if path.endswith("/identities") else "user"
+def _translate(exc: Exception, method: str, route: str) -> AuthError:
+    if isinstance(exc, (_TooLate, httpx.TimeoutException)):
+        logger.warning("WorkOS %s %s timed out", method, route)
+        return IdPUnavailable("WorkOS did not answer in time")
+    if isinstance(exc, (_TooLarge, httpx.DecodingError)):
+        logger.warning("WorkOS %s %s answered an unreadable body", method, route)
+        return IdPError("WorkOS answered a body that could not be read")
+    if isinstance(exc, httpx.TransportError):
+        logger.warning("WorkOS %s %s failed: %s", method, route, type(exc).__name__)
+        return IdPUnavailable("WorkOS could not be reached")
+    # InvalidURL, a closed client (RuntimeError), anything else: after the
+    # code is spent it must still be a domain error.
+    logger.error(
+        "WorkOS %s %s could not be sent: %s", method, route, type(exc).__name__
+    )
+    return IdPError("the request to WorkOS could not be sent")
 
 
-def choose_identity(data: Any, authentication_method: str | None) -> Identity | None:
+def _argument_user_id(value: str) -> str:
+    if isinstance(value, str) and _USER_ID.fullmatch(value):
+        return value
+    raise InvalidRequest("not a WorkOS user id")
+
+
+def choose_identity(data: Any) -> Identity | None:
     """The raw identity from a WorkOS identities answer (a bare JSON array).
 
-    Preference: the identity whose normalized provider matches the normalized
-    ``authentication_method``, then ``type == "OAuth"``, then the smallest
-    normalized ``(provider, idp_id)``. An empty array gives None.
+    DESIGN.md "Normalization": prefer ``type == "OAuth"``, then the smallest
+    normalized ``(provider, idp_id)``, so a user's stored identity does not
+    depend on how they signed in this time. Identities whose provider
+    normalizes to one of our own namespaces (``workos``, ``local``) are
+    ignored: they would name another account. None when nothing is left.
 
     Raises:
         IdPError: the answer is not an array of ``{idp_id, type, provider}``.
     """
     if not isinstance(data, list):
         raise IdPError("WorkOS answered the identities lookup with a wrong shape")
-    candidates: list[tuple[bool, bool, str, str]] = []
-    method = (
-        normalize_provider(authentication_method) if authentication_method else None
-    )
+    candidates: list[tuple[bool, str, str]] = []
     for entry in data:
         if not isinstance(entry, dict):
             raise IdPError("WorkOS answered an identity of the wrong shape")
-        idp_id, provider, kind = (
-            entry.get("idp_id"),
-            entry.get("provider"),
-            entry.get("type"),
-        )
-        if not (isinstance(idp_id, str) and idp_id.strip()):
-            raise IdPError("WorkOS answered an identity without an idp_id")
-        if not (isinstance(provider, str) and normalize_provider(provider)):
-            raise IdPError("WorkOS answered an identity without a provider")
-        name = normalize_provider(provider)
-        candidates.append((name != method, kind != "OAuth", name, idp_id))
+        idp_id, provider = entry.get("idp_id"), entry.get("provider")
+        if not _is_text(idp_id, 255) or idp_id != str(idp_id).strip():
+            raise IdPError("WorkOS answered an identity without a usable idp_id")
+        name = normalize_provider(str(provider)) if _is_text(provider, 64) else ""
+        if not _PROVIDER.fullmatch(name):
+            raise IdPError("WorkOS answered an identity without a usable provider")
+        if name in RESERVED_PROVIDERS:
+            continue
+        candidates.append((entry.get("type") != "OAuth", name, str(idp_id)))
     if not candidates:
         return None
-    best = min(candidates)
-    return Identity(best[2], best[3])
+    _, name, idp_id = min(candidates)
+    return Identity(name, idp_id)

@@ -31,12 +31,6 @@ class Harness:
     issue_code: Callable[[str], str]  # code challenge -> a fresh code
 
 
-@pytest.fixture(scope="module")
-def standin_server() -> Iterator[WorkOSStandIn]:
-    with WorkOSStandIn.running() as server:
-        yield server
-
-
 def scripted() -> Harness:
     idp = ScriptedIdentityProvider()
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email.utils
+import gzip
 import json
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,13 +16,16 @@ import pytest
 from tests.integration.workos_standin import (
     API_KEY,
     CLIENT_ID,
+    FIXTURES,
     WorkOSStandIn,
     fixture,
-    s256,
+    start,
 )
 from wikibot_auth.adapters.workos import (
+    MAX_BODY_BYTES,
     WorkOSIdentityProvider,
     choose_identity,
+    http_client,
     parse_retry_after,
 )
 from wikibot_auth.domain.errors import (
@@ -38,19 +43,7 @@ from wikibot_auth.domain.pkce import new_code_verifier
 REDIRECT = "https://wiki.example/auth/callback"
 TIMEOUT = 1.0
 GOOGLE_USER = "user_01E4ZCR3C56J083X43JQXF3JK5"
-
-
-@pytest.fixture(scope="module")
-def standin_server() -> Iterator[WorkOSStandIn]:
-    with WorkOSStandIn.running() as server:
-        server.slow_seconds = TIMEOUT * 2
-        yield server
-
-
-@pytest.fixture
-def standin(standin_server: WorkOSStandIn) -> WorkOSStandIn:
-    standin_server.reset()
-    return standin_server
+OK = {"user": {"id": "user_01", "email": "a@example.com"}}
 
 
 @pytest.fixture
@@ -78,9 +71,20 @@ def workos(
     )
 
 
-def start(standin: WorkOSStandIn, scenario: str = "google") -> tuple[str, str]:
-    verifier = new_code_verifier()
-    return standin.issue_code(s256(verifier), scenario), verifier
+def routed(auth=None, ident=None, user=None):
+    """A MockTransport answer per route; by default a user with no identities."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/authenticate"):
+            return auth(request) if auth else httpx.Response(200, json=OK)
+        if path.endswith("/identities"):
+            return ident(request) if ident else httpx.Response(200, json=[])
+        if user:
+            return user(request)
+        return httpx.Response(404, json={"code": "entity_not_found"})
+
+    return answer
 
 
 # -- code exchange: success ------------------------------------------------
@@ -131,7 +135,8 @@ def test_empty_identities_is_no_identity_not_a_failure(workos, standin):
     assert profile.display_name == "pat"
 
 
-def test_several_identities_prefer_the_one_used_to_sign_in(workos, standin):
+def test_several_identities_give_the_smallest_oauth_pair(workos, standin):
+    # Microsoft, Google and GitHub, all OAuth: (github, 583231) is smallest.
     profile = workos.exchange_code(*start(standin, "linked"))
     assert profile.identity == Identity("github", "583231")
 
@@ -146,21 +151,9 @@ def test_identities_call_sends_the_api_key_as_bearer(workos, standin):
 SEVERAL = fixture("identities_several")["body"]
 
 
-@pytest.mark.parametrize(
-    ("method", "expected"),
-    [
-        ("GoogleOAuth", Identity("google", "108872335")),
-        (
-            "MicrosoftOAuth",
-            Identity("microsoft", "4F42ABDE-7E5D-4A2B-9D3C-2C1B0A998877"),
-        ),
-        ("GithubOAuth", Identity("github", "583231")),
-        (None, Identity("github", "583231")),
-        ("Password", Identity("github", "583231")),
-    ],
-)
-def test_choosing_among_several_identities(method, expected):
-    assert choose_identity(SEVERAL, method) == expected
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_the_choice_among_several_identities_ignores_their_order(order):
+    assert choose_identity([SEVERAL[i] for i in order]) == Identity("github", "583231")
 
 
 def test_oauth_type_wins_over_other_types_then_smallest_pair():
@@ -169,7 +162,15 @@ def test_oauth_type_wins_over_other_types_then_smallest_pair():
         {"idp_id": "2", "type": "OAuth", "provider": "GoogleOAuth"},
         {"idp_id": "1", "type": "OAuth", "provider": "GoogleOAuth"},
     ]
-    assert choose_identity(data, None) == Identity("google", "1")
+    assert choose_identity(data) == Identity("google", "1")
+
+
+@pytest.mark.parametrize("provider", ["WorkOSOAuth", "workos", "LocalOAuth", "local"])
+def test_identities_in_our_own_namespaces_are_ignored(provider):
+    victim = {"idp_id": "user_VICTIM", "type": "OAuth", "provider": provider}
+    assert choose_identity([victim]) is None
+    google = {"idp_id": "1", "type": "OAuth", "provider": "GoogleOAuth"}
+    assert choose_identity([victim, google]) == Identity("google", "1")
 
 
 @pytest.mark.parametrize(
@@ -180,11 +181,17 @@ def test_oauth_type_wins_over_other_types_then_smallest_pair():
         [{"idp_id": "1", "type": "OAuth"}],
         [{"idp_id": 1, "type": "OAuth", "provider": "GoogleOAuth"}],
         ["GoogleOAuth"],
+        None,
+        [{"idp_id": "\ud800", "type": "OAuth", "provider": "GoogleOAuth"}],
+        [{"idp_id": " 1 ", "type": "OAuth", "provider": "GoogleOAuth"}],
+        [{"idp_id": "1", "type": "OAuth", "provider": "Google#OAuth"}],
+        [{"idp_id": "1", "type": "OAuth", "provider": ["GoogleOAuth"]}],
+        [{"idp_id": "1" * 256, "type": "OAuth", "provider": "GoogleOAuth"}],
     ],
 )
 def test_wrong_shaped_identities_are_an_idp_error(data):
     with pytest.raises(IdPError):
-        choose_identity(data, None)
+        choose_identity(data)
 
 
 # -- code exchange: failures ----------------------------------------------
@@ -215,12 +222,16 @@ def test_email_verification_required_is_another_step(workos, standin):
     assert standin.calls("identities") == []
 
 
-def test_a_rejected_api_key_is_an_idp_error(standin, http):
+def test_a_rejected_client_secret_is_an_idp_error_logged_as_such(standin, http, caplog):
     wrong = WorkOSIdentityProvider(
         http, api_key="sk_test_wrong", client_id=CLIENT_ID, base_url=standin.url
     )
-    with pytest.raises(IdPError):
+    with pytest.raises(IdPError) as caught:
         wrong.exchange_code(*start(standin))
+    assert type(caught.value) is IdPError
+    assert "invalid_client" in str(caught.value)
+    (record,) = [r for r in caplog.records if "answered 400" in r.getMessage()]
+    assert record.levelno == logging.ERROR
 
 
 @pytest.mark.parametrize(
@@ -261,7 +272,7 @@ def test_code_exchange_failures_map_to_their_codes_and_are_never_retried(
         (503, {"message": "down"}, IdPError),
     ],
 )
-def test_both_error_body_shapes_are_read(status, body, error):
+def test_both_error_body_shapes_are_read(mock_provider, status, body, error):
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json=body)
 
@@ -270,18 +281,37 @@ def test_both_error_body_shapes_are_read(status, body, error):
     assert type(caught.value) is error
 
 
-def test_a_200_of_the_wrong_shape_is_an_idp_error():
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"user": "user_01"})
-
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"user": "user_01"},
+        [],
+        {"user": {"id": 1, "email": "a@example.com"}},
+        {"user": {"id": "user_01", "email": "a@example.com", "first_name": 7}},
+        {"user": {"id": "user_01", "email": "a@example.com", "last_name": ["x"]}},
+        {**OK, "authentication_method": 1},
+        {**OK, "organization_id": {"id": "org_1"}},
+        {"user": {"id": "user_01", "email": "a@example.com", "first_name": "a\x00"}},
+        {"user": {"id": "user_01", "email": "a\ud800@example.com"}},
+        {"user": {"id": "user_\ud800", "email": "a@example.com"}},
+        {"user": {"id": "user_01\n", "email": "a@example.com"}},
+        {"user": {"id": "u" * 100_000, "email": "a@example.com"}},
+    ],
+)
+def test_a_200_with_wrong_shapes_or_types_is_an_idp_error(mock_provider, body):
+    content = json.dumps(body).encode()  # \\ud800 escapes: json= would refuse
     with pytest.raises(IdPError):
-        mock_provider(answer).exchange_code("c", new_code_verifier())
+        mock_provider(
+            routed(auth=lambda request: httpx.Response(200, content=content))
+        ).exchange_code("c", new_code_verifier())
 
 
 # -- identities lookup failures: the login goes on with the alias ----------
 
 
-@pytest.mark.parametrize("mode", ["500", "429", "slow", "reset", "malformed", "html"])
+@pytest.mark.parametrize(
+    "mode", ["500", "429", "slow", "reset", "malformed", "html", "drip_body"]
+)
 def test_identities_failure_is_reported_not_raised(workos, standin, mode):
     standin.fail("identities", mode, times=2)
     profile = workos.exchange_code(*start(standin))
@@ -294,6 +324,164 @@ def test_identities_404_is_a_failed_lookup(workos, standin):
     standin.identities[GOOGLE_USER] = "error_not_found"
     profile = workos.exchange_code(*start(standin))
     assert profile.identity_lookup_failed
+
+
+@pytest.mark.parametrize("mode", ["401", "403"])
+def test_a_refused_identities_call_is_a_failed_lookup_logged_as_an_error(
+    workos, standin, caplog, mode
+):
+    # Our key lacks the permission: it lasts until someone fixes it.
+    standin.fail("identities", mode)
+    profile = workos.exchange_code(*start(standin))
+    assert profile.identity_lookup_failed
+    assert profile.primary == Identity.workos(GOOGLE_USER)
+    assert len(standin.calls("identities")) == 1  # not retried
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [f"GET identities answered {mode}" in r.getMessage() for r in errors] == [
+        True
+    ]
+    assert not any(
+        "lookup failed" in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+NOT_GZIP = {"Content-Encoding": "gzip"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda r: httpx.Response(503, headers=[(b"Retry-After", b"\xb9")], json={}),
+        lambda r: httpx.Response(503, headers={"Retry-After": "9" * 5000}, json={}),
+        lambda r: httpx.Response(200, content=DEEP),
+        lambda r: httpx.Response(400, content=DEEP),
+        lambda r: httpx.Response(200, headers=NOT_GZIP, content=b"not gzip at all"),
+        lambda r: httpx.Response(200, json=None),
+        lambda r: httpx.Response(302, headers={"Location": "https://evil.example"}),
+        lambda r: httpx.Response(200, content=b"[" + b" " * MAX_BODY_BYTES + b"]"),
+        lambda r: httpx.Response(
+            200,
+            headers=NOT_GZIP,
+            content=gzip.compress(b"[" + b" " * (4 * MAX_BODY_BYTES) + b"]"),
+        ),
+    ],
+    ids=[
+        "superscript-retry-after",
+        "5000-digit-retry-after",
+        "deep-200",
+        "deep-error",
+        "bad-gzip",
+        "null",
+        "redirect",
+        "too-large",
+        "gzip-bomb",
+    ],
+)
+def test_any_hostile_identities_answer_is_a_failed_lookup(mock_provider, answer):
+    profile = mock_provider(routed(ident=answer)).exchange_code(
+        "c", new_code_verifier()
+    )
+    assert profile.identity_lookup_failed
+    assert profile.primary == Identity.workos("user_01")
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (lambda r: httpx.Response(200, content=DEEP), IdPError),
+        (lambda r: httpx.Response(400, content=DEEP), IdPError),
+        (
+            lambda r: httpx.Response(200, headers=NOT_GZIP, content=b"not gzip"),
+            IdPError,
+        ),
+        (lambda r: httpx.Response(200, content=b" " * (MAX_BODY_BYTES + 1)), IdPError),
+        (lambda r: httpx.Response(503, headers={"Retry-After": "9" * 5000}), IdPError),
+        (
+            lambda r: httpx.Response(429, headers=[(b"Retry-After", b"\xb2")]),
+            IdPUnavailable,
+        ),
+        (lambda r: httpx.Response(204), IdPError),
+    ],
+    ids=[
+        "deep-200",
+        "deep-error",
+        "bad-gzip",
+        "too-large",
+        "long-retry-after",
+        "superscript-retry-after",
+        "no-content",
+    ],
+)
+def test_any_hostile_code_exchange_answer_is_a_domain_error(
+    mock_provider, answer, error
+):
+    with pytest.raises(AuthError) as caught:
+        mock_provider(routed(auth=answer)).exchange_code("c", new_code_verifier())
+    assert type(caught.value) is error
+
+
+def test_invalid_grant_is_a_failed_login_whatever_the_retry_after(mock_provider):
+    answer = routed(
+        auth=lambda r: httpx.Response(
+            400, headers=[(b"Retry-After", b"\xb2")], json={"error": "invalid_grant"}
+        )
+    )
+    with pytest.raises(LoginFailed):
+        mock_provider(answer).exchange_code("c", new_code_verifier())
+
+
+def test_a_closed_client_is_an_idp_error(caplog):
+    client = httpx.Client(transport=httpx.MockTransport(routed()))
+    idp = WorkOSIdentityProvider(
+        client, api_key=API_KEY, client_id=CLIENT_ID, base_url="https://w.invalid"
+    )
+    client.close()  # what shutdown_resources() does under a cached Singleton
+    with pytest.raises(IdPError):
+        idp.exchange_code("c", new_code_verifier())
+    assert "RuntimeError" in caplog.text
+
+
+# -- one request, and one login, are bounded as a whole ---------------------
+
+
+@pytest.mark.parametrize("mode", ["drip_headers", "drip_body"])
+def test_the_idp_timeout_bounds_a_whole_request(standin, mode):
+    # Each byte comes well within the 1 s read timeout; the answer never does.
+    standin.fail("authenticate", mode)
+    resource = http_client(TIMEOUT)  # the container's own client factory
+    idp = WorkOSIdentityProvider(
+        next(resource), api_key=API_KEY, client_id=CLIENT_ID, base_url=standin.url
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(IdPUnavailable):
+            idp.exchange_code(*start(standin))
+    finally:
+        resource.close()
+    elapsed = time.monotonic() - started
+    assert TIMEOUT - 0.1 < elapsed < TIMEOUT + 0.5  # it did trickle, and was cut
+
+
+def test_reads_and_their_retries_share_one_budget(standin, http):
+    standin.fail("identities", "slow", times=5)
+    idp = WorkOSIdentityProvider(
+        http,
+        api_key=API_KEY,
+        client_id=CLIENT_ID,
+        base_url=standin.url,
+        max_retries=4,
+        budget=1.5,
+        sleep=lambda seconds: None,
+    )
+    started = time.monotonic()
+    profile = idp.exchange_code(*start(standin))
+    elapsed = time.monotonic() - started
+    assert profile.identity_lookup_failed
+    assert len(standin.calls("identities")) == 2  # the budget ran out, not retries
+    assert elapsed < 1.5 + 0.5
 
 
 def test_identities_read_is_retried_once_after_a_5xx(workos, standin, sleeps):
@@ -312,7 +500,7 @@ def test_retry_after_beyond_the_cap_is_not_waited_for(workos, standin, sleeps):
     assert sleeps == []
 
 
-def test_retry_after_within_the_cap_is_honoured():
+def test_retry_after_within_the_cap_is_honoured(mock_provider):
     answers = iter(
         [
             httpx.Response(503, headers={"Retry-After": "1"}, json={"code": "x"}),
@@ -325,7 +513,7 @@ def test_retry_after_within_the_cap_is_honoured():
     assert sleeps == [1.0]
 
 
-def test_reads_give_up_after_the_retries():
+def test_reads_give_up_after_the_retries(mock_provider):
     calls: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -360,7 +548,7 @@ def test_get_provider_sub(workos, standin):
     assert sub == Identity("github", "583231")
 
 
-def test_missing_email_in_the_exchange_is_read_from_the_user():
+def test_missing_email_in_the_exchange_is_read_from_the_user(mock_provider):
     def answer(request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path.endswith("/authenticate"):
@@ -374,23 +562,21 @@ def test_missing_email_in_the_exchange_is_read_from_the_user():
 
 
 @pytest.mark.parametrize(
-    ("user_id", "segment"),
-    [
-        ("../../sso/jwks", "%2E%2E%2F%2E%2E%2Fsso%2Fjwks"),
-        ("a/b", "a%2Fb"),
-        ("..", "%2E%2E"),
-        ("x?y#z", "x%3Fy%23z"),
-    ],
+    "user_id", ["../../sso/jwks", "a/b", "..", "x?y#z", "user_\ud800", "u" * 65, ""]
 )
-def test_user_ids_cannot_change_the_path(user_id, segment):
-    paths: list[bytes] = []
+def test_user_ids_that_are_not_workos_ids_are_refused_unsent(mock_provider, user_id):
+    paths: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
-        paths.append(request.url.raw_path)
+        paths.append(request.url.path)
         return httpx.Response(200, json=[])
 
-    mock_provider(answer).get_provider_sub(user_id)
-    assert paths == [f"/user_management/users/{segment}/identities".encode()]
+    idp = mock_provider(answer)
+    with pytest.raises(InvalidRequest):
+        idp.get_provider_sub(user_id)
+    with pytest.raises(InvalidRequest):
+        idp.get_user_profile(user_id)
+    assert paths == []
 
 
 # -- authorization URL -----------------------------------------------------
@@ -431,9 +617,26 @@ def test_user_supplied_values_cannot_add_parameters(workos):
     assert "#" not in url
 
 
-def test_unknown_screen_hint_is_a_bad_request(workos):
+@pytest.mark.parametrize("screen_hint", ["x&y=1", "sign-in\ud800", "Sign-In"])
+def test_unknown_screen_hint_is_a_bad_request(workos, screen_hint):
     with pytest.raises(InvalidRequest):
-        workos.authorization_url(state="s", code_challenge="c", screen_hint="x&y=1")
+        workos.authorization_url(state="s", code_challenge="c", screen_hint=screen_hint)
+
+
+@pytest.mark.parametrize(
+    "login_hint", ["\ud800", "a\udc00@example.com", "a@b.c\r\nx", "a" * 321]
+)
+def test_a_login_hint_that_cannot_travel_is_a_bad_request(workos, login_hint):
+    with pytest.raises(InvalidRequest):
+        workos.authorization_url(state="s", code_challenge="c", login_hint=login_hint)
+
+
+def test_a_non_ascii_login_hint_travels_encoded(workos):
+    url = workos.authorization_url(
+        state="s", code_challenge="c", login_hint="zoë@exämple.com"
+    )
+    assert url.isascii()
+    assert query(url)["login_hint"] == ["zoë@exämple.com"]
 
 
 def test_connection_id_replaces_the_provider(http):
@@ -487,8 +690,15 @@ NOW = 1_700_000_000.0
         (email.utils.formatdate(NOW + 30, usegmt=True), 30),
         (email.utils.formatdate(NOW - 30, usegmt=True), 0),
         ("999999", 3600),
+        ("9999999999", 3600),
+        ("99999999999", None),
+        ("9" * 5000, None),
+        ("²", None),
+        ("٣", None),
         ("soon", None),
         ("-5", None),
+        ("Mon, 01 Jan 0001 00:00:00 +2359", 0),
+        ("Fri, 31 Dec 9999 23:59:59 -2359", 3600),
         (None, None),
     ],
 )
@@ -496,7 +706,28 @@ def test_retry_after_in_seconds_or_as_an_http_date(value, seconds):
     assert parse_retry_after(value, NOW) == seconds
 
 
-# -- secrets never reach logs or errors ------------------------------------
+def test_retry_after_as_an_http_date_is_passed_on(mock_provider):
+    when = email.utils.formatdate(NOW + 30, usegmt=True)
+    answer = routed(
+        auth=lambda r: httpx.Response(429, headers={"Retry-After": when}, json={})
+    )
+    with pytest.raises(IdPUnavailable) as caught:
+        mock_provider(answer, now=lambda: NOW).exchange_code("c", new_code_verifier())
+    assert caught.value.retry_after == 30
+
+
+def test_retry_after_is_read_only_on_429_and_5xx(mock_provider):
+    answer = routed(
+        auth=lambda r: httpx.Response(
+            404, headers={"Retry-After": "5"}, json={"code": "not_found"}
+        )
+    )
+    with pytest.raises(IdPError) as caught:
+        mock_provider(answer).exchange_code("c", new_code_verifier())
+    assert caught.value.retry_after is None
+
+
+# -- secrets never reach logs, errors or their causes ------------------------
 
 SECRETS_IN_FIXTURES = (
     "eyJhb.nNzb19vaWRjX2tleV9.lc5Uk4yWVk5In0",
@@ -505,12 +736,35 @@ SECRETS_IN_FIXTURES = (
 )
 
 
+def exception_chain(exc: BaseException | None) -> list[BaseException]:
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack += [item.__cause__, item.__context__]
+    return seen
+
+
+def assert_no_secret(exc: BaseException, secrets: tuple[str, ...]) -> None:
+    chain = exception_chain(exc)
+    # Nothing chained at all: httpx errors carry the request (key, code,
+    # verifier) and JSONDecodeError.doc the body (WorkOS tokens).
+    assert chain == [exc]
+    text = f"{exc!s} {exc!r} {exc.args!r} {vars(exc)!r}"
+    for secret in secrets:
+        assert secret not in text
+
+
 @pytest.mark.parametrize(
     "scenario",
     [
         "success",
         "reused",
         "wrong_verifier",
+        "wrong_client_secret",
         "email_verification",
         "authenticate:500",
         "authenticate:401",
@@ -519,17 +773,29 @@ SECRETS_IN_FIXTURES = (
         "authenticate:reset",
         "authenticate:malformed",
         "authenticate:html",
+        "authenticate:drip_body",
         "identities:500",
         "identities:slow",
         "identities:reset",
         "identities:html",
+        "identities:403",
     ],
 )
-def test_no_secret_reaches_the_logs_or_the_error(workos, standin, caplog, scenario):
+def test_no_secret_reaches_the_logs_or_the_error(
+    workos, standin, http, caplog, scenario
+):
     caplog.set_level(logging.DEBUG, logger="wikibot_auth")
     code, verifier = start(
         standin, "email_verification" if scenario == "email_verification" else "google"
     )
+    idp = workos
+    if scenario == "wrong_client_secret":
+        idp = WorkOSIdentityProvider(
+            http,
+            api_key="sk_test_WRONG_SECRET",
+            client_id=CLIENT_ID,
+            base_url=standin.url,
+        )
     if ":" in scenario:
         route, mode = scenario.split(":")
         standin.fail(route, mode, times=2)
@@ -537,15 +803,58 @@ def test_no_secret_reaches_the_logs_or_the_error(workos, standin, caplog, scenar
         workos.exchange_code(code, verifier)
     if scenario == "wrong_verifier":
         verifier = new_code_verifier()
-    message = ""
+    secrets = (API_KEY, "sk_test_WRONG_SECRET", code, verifier, *SECRETS_IN_FIXTURES)
     try:
-        workos.exchange_code(code, verifier)
+        idp.exchange_code(code, verifier)
     except AuthError as exc:
-        message = f"{exc!s} {exc!r}"
-    for secret in (API_KEY, code, verifier, *SECRETS_IN_FIXTURES):
+        assert_no_secret(exc, secrets)
+    for secret in secrets:
         assert secret not in caplog.text
-        assert secret not in message
     assert "WorkOS" in caplog.text  # the adapter did log something
+
+
+def raise_(error: type[httpx.HTTPError]):
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise error("failed", request=request)  # type: ignore[call-arg]
+
+    return answer
+
+
+TOKENS_BODY = (
+    b'{"user": {"id": "user_1"}, "access_token": "eyJSECRETACCESS",'
+    b' "refresh_token": "RSECRETREFRESH"'
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        raise_(httpx.ReadTimeout),
+        raise_(httpx.ConnectError),
+        raise_(httpx.RemoteProtocolError),
+        lambda r: httpx.Response(200, content=TOKENS_BODY),
+        lambda r: httpx.Response(400, content=TOKENS_BODY),
+        lambda r: httpx.Response(200, headers=NOT_GZIP, content=TOKENS_BODY),
+        lambda r: httpx.Response(200, content=b"[" * 100_000),
+    ],
+    ids=[
+        "timeout",
+        "connect",
+        "protocol",
+        "truncated",
+        "truncated-error",
+        "bad-gzip",
+        "deep",
+    ],
+)
+def test_raised_errors_carry_no_secret_in_their_chain(mock_provider, answer):
+    verifier = new_code_verifier()
+    with pytest.raises(AuthError) as caught:
+        mock_provider(answer).exchange_code("CODE_SECRET", verifier)
+    assert_no_secret(
+        caught.value,
+        (API_KEY, "CODE_SECRET", verifier, "eyJSECRETACCESS", "RSECRETREFRESH"),
+    )
 
 
 def test_the_request_id_is_logged(workos, standin, caplog):
@@ -555,30 +864,51 @@ def test_the_request_id_is_logged(workos, standin, caplog):
     assert "req_01INVALIDGRANT" in caplog.text
 
 
-def test_the_adapter_repr_shows_no_key(workos):
-    assert API_KEY not in repr(workos)
+# -- the fixtures themselves -------------------------------------------------
 
 
-# -- helpers -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.glob("*.json")), ids=lambda path: path.stem
+)
+def test_every_fixture_names_its_reference_page_and_has_the_served_shape(path):
+    data = json.loads(path.read_text())
+    assert set(data) <= {"_source", "status", "headers", "body"}
+    assert data["_source"].startswith("https://workos.com/docs/reference/")
+    assert isinstance(data["status"], int)
+    assert 200 <= data["status"] < 600
+    assert all(isinstance(v, str) for v in data.get("headers", {}).values())
+    if data["status"] >= 400:  # one of WorkOS's two error shapes
+        body = data["body"]
+        assert isinstance(body.get("error") or body.get("code"), str)
+    if path.stem.startswith("identities_"):
+        assert isinstance(data["body"], list)
 
 
-def mock_provider(
-    answer: Callable[[httpx.Request], httpx.Response], **options: object
-) -> WorkOSIdentityProvider:
-    client = httpx.Client(transport=httpx.MockTransport(answer))
-    options.setdefault("sleep", lambda seconds: None)
-    return WorkOSIdentityProvider(
-        client,
-        api_key=API_KEY,
-        client_id=CLIENT_ID,
-        base_url="https://workos.invalid",
-        **options,  # type: ignore[arg-type]
-    )
+def test_empty_optional_strings_are_absent(mock_provider):
+    body = {
+        "user": {"id": "user_01", "email": "a@example.com", "first_name": ""},
+        "authentication_method": "",
+    }
+    profile = mock_provider(
+        routed(auth=lambda r: httpx.Response(200, json=body))
+    ).exchange_code("c", new_code_verifier())
+    assert (profile.first_name, profile.authentication_method) == (None, None)
+    assert profile.display_name == "a"
 
 
-def test_mock_bodies_are_json_roundtrips():
-    # The stand-in fixtures parse, and each names its reference page.
-    for name in ("authenticate_google", "identities_several", "error_invalid_grant"):
-        data = fixture(name)
-        assert data["_source"].startswith("https://workos.com/docs/reference/")
-        json.dumps(data["body"])
+def test_redirects_are_never_followed_whatever_the_client_says():
+    urls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        urls.append(str(request.url))
+        return httpx.Response(307, headers={"Location": "https://evil.example/x"})
+
+    with httpx.Client(
+        transport=httpx.MockTransport(answer), follow_redirects=True
+    ) as client:
+        idp = WorkOSIdentityProvider(
+            client, api_key=API_KEY, client_id=CLIENT_ID, base_url="https://w.invalid"
+        )
+        with pytest.raises(IdPError):
+            idp.exchange_code("c", new_code_verifier())
+    assert urls == ["https://w.invalid/user_management/authenticate"]

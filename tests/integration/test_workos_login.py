@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.integration.conftest import MockProvider
 from tests.integration.workos_standin import (
     API_KEY,
     CLIENT_ID,
@@ -24,18 +25,6 @@ from wikibot_auth.entrypoints.containers import create_container
 
 GOOGLE_USER = "user_01E4ZCR3C56J083X43JQXF3JK5"
 GOOGLE = Identity("google", "108872335")
-
-
-@pytest.fixture(scope="module")
-def standin_server() -> Iterator[WorkOSStandIn]:
-    with WorkOSStandIn.running() as server:
-        yield server
-
-
-@pytest.fixture
-def standin(standin_server: WorkOSStandIn) -> WorkOSStandIn:
-    standin_server.reset()
-    return standin_server
 
 
 @pytest.fixture
@@ -156,15 +145,78 @@ def test_login_through_the_container(standin, tmp_path):
             "WIKIBOT_AUTH_IDP_TIMEOUT": "2.5",
         }
     )
-    verifier = new_code_verifier()
-    url = container.authorization_url()("st", s256(verifier))
-    assert url.startswith(standin.url + "/user_management/authorize?")
-    code = standin.issue_code(s256(verifier))
-    result = container.exchange_auth_code()(code, verifier)
-    user = container.authenticate()(f"Bearer {result.token}")
-    assert user.user_id == result.user.user_id
-    assert user.record.oauth_provider == "google"
-    client = container.idp_http_client()
-    assert client.timeout == httpx.Timeout(2.5)
-    container.shutdown_resources()
+    try:
+        verifier = new_code_verifier()
+        url = container.authorization_url()("st", s256(verifier))
+        assert url.startswith(standin.url + "/user_management/authorize?")
+        code = standin.issue_code(s256(verifier))
+        result = container.exchange_auth_code()(code, verifier)
+        user = container.authenticate()(f"Bearer {result.token}")
+        assert user.user_id == result.user.user_id
+        assert user.record.oauth_provider == "google"
+        client = container.idp_http_client()
+        assert client.timeout == httpx.Timeout(2.5)
+    finally:
+        container.shutdown_resources()
     assert client.is_closed
+
+
+# -- identities the adapter must not trust, or must order -------------------
+
+
+def answering(user_id: str, identities: list[dict[str, str]], method: str = ""):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/authenticate"):
+            user = {"id": user_id, "email": f"{user_id}@example.com"}
+            return httpx.Response(
+                200, json={"user": user, "authentication_method": method}
+            )
+        return httpx.Response(200, json=identities)
+
+    return answer
+
+
+@pytest.mark.parametrize("provider", ["WorkOSOAuth", "LocalOAuth"])
+def test_an_identity_in_our_namespaces_never_reaches_another_account(
+    mock_provider: MockProvider, repo, signer, clock, provider
+):
+    victim = ExchangeAuthCode(
+        mock_provider(answering("user_VICTIM", [])), repo, signer, clock
+    )("c", new_code_verifier())
+    forged = [{"idp_id": "user_VICTIM", "type": "OAuth", "provider": provider}]
+    if provider == "LocalOAuth":
+        forged[0]["idp_id"] = "user_victim@example.com"
+        repo.link_identity(
+            victim.user.user_id,
+            Identity.local("user_VICTIM@example.com"),
+            primary=False,
+        )
+    attacker = ExchangeAuthCode(
+        mock_provider(answering("user_ATTACKER", forged)), repo, signer, clock
+    )("c", new_code_verifier())
+    assert attacker.created
+    assert attacker.user.user_id != victim.user.user_id
+    assert attacker.user.record.oauth_provider == "workos"
+    assert attacker.user.record.oauth_provider_sub == "user_ATTACKER"
+
+
+def test_the_stored_identity_does_not_depend_on_the_sign_in_method(
+    mock_provider: MockProvider, repo, signer, clock
+):
+    identities = [
+        {"idp_id": "g1", "type": "OAuth", "provider": "GoogleOAuth"},
+        {"idp_id": "h1", "type": "OAuth", "provider": "GithubOAuth"},
+    ]
+    records = [
+        ExchangeAuthCode(
+            mock_provider(answering("user_01", identities, method)),
+            repo,
+            signer,
+            clock,
+        )("c", new_code_verifier()).user.record
+        for method in ("GoogleOAuth", "GitHubOAuth", "GoogleOAuth")
+    ]
+    assert {(r.oauth_provider, r.oauth_provider_sub) for r in records} == {
+        ("github", "h1")
+    }
+    assert repo.user_count() == 1

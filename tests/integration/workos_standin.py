@@ -1,10 +1,11 @@
 """A WorkOS User Management stand-in over real HTTP (http.server in a thread).
 
 It serves the JSON fixtures in ``workos_fixtures/`` (copied from WorkOS's API
-reference), checks the client secret, the Bearer API key and the PKCE verifier
-against the challenge, makes codes single-use, records every request, and can be
-told to fail on a route: 500, slow past the client timeout, malformed JSON, an
-HTML error page, a connection reset, 429 or 401.
+reference), checks the client secret (400 ``invalid_client`` as WorkOS answers),
+the Bearer API key and the PKCE verifier against the challenge, makes codes
+single-use, records every request, and can be told to fail on a route: 500, slow
+past the client timeout, malformed JSON, an HTML error page, a connection reset,
+429, 401, 403, or an answer whose headers or body trickle in a byte at a time.
 """
 
 from __future__ import annotations
@@ -27,10 +28,24 @@ from urllib.parse import unquote
 
 import attrs
 
+from wikibot_auth.domain.pkce import new_code_verifier
+
 FIXTURES = Path(__file__).parent / "workos_fixtures"
 API_KEY = "sk_test_standin_0123456789abcdef"
 CLIENT_ID = "client_01STANDIN0000000000000000"
-FAILURE_MODES = ("500", "slow", "malformed", "html", "reset", "429", "401")
+FAILURE_MODES = (
+    "500",
+    "slow",
+    "malformed",
+    "html",
+    "reset",
+    "429",
+    "401",
+    "403",
+    "drip_headers",
+    "drip_body",
+)
+DRIP_SECONDS = 0.2  # between bytes: each read is well within any timeout
 
 # scenario -> (authenticate fixture, identities fixture)
 SCENARIOS = {
@@ -67,10 +82,16 @@ class Pending:
     user: dict[str, Any]
 
 
+def start(standin: WorkOSStandIn, scenario: str = "google") -> tuple[str, str]:
+    """A fresh (code, verifier) pair for ``scenario``."""
+    verifier = new_code_verifier()
+    return standin.issue_code(s256(verifier), scenario), verifier
+
+
 class WorkOSStandIn:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.slow_seconds = 1.0
+        self.slow_seconds = 2.0
         self.reset()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.standin = self  # type: ignore[attr-defined]
@@ -208,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": "invalid_request", "error_description": "x"})
             return
         if body.get("client_id") != CLIENT_ID or body.get("client_secret") != API_KEY:
-            self._serve(fixture("error_unauthorized"))
+            self._serve(fixture("error_invalid_client"))
             return
         if body.get("grant_type") != "authorization_code":
             self._json(400, {"error": "unsupported_grant_type"})
@@ -262,6 +283,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve(fixture("error_rate_limited"))
         elif mode == "401":
             self._serve(fixture("error_unauthorized"))
+        elif mode == "403":
+            self._json(403, {"code": "forbidden", "message": "Missing permission"})
+        elif mode.startswith("drip"):
+            self._drip(headers=mode == "drip_headers")
         elif mode == "malformed":
             self._send(200, b'{"user": {"id": "user_', "application/json")
         elif mode == "html":
@@ -278,6 +303,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.connection.close()
             self.close_connection = True
+
+    def _drip(self, *, headers: bool) -> None:
+        body = json.dumps(fixture("authenticate_google")["body"]).encode()
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+        if not headers:
+            self.wfile.write(head)
+        deadline = time.monotonic() + self.standin.slow_seconds * 2
+        with contextlib.suppress(OSError):
+            for byte in (head if headers else b"") + body:
+                if time.monotonic() > deadline:
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(DRIP_SECONDS)
+        self.close_connection = True
 
     def _serve(self, answer: dict[str, Any]) -> None:
         self._json(answer["status"], answer["body"], answer.get("headers", {}))

@@ -1,0 +1,51 @@
+"""Fixtures shared by the WorkOS tests: one stand-in server for the session,
+reset before each test, and MockTransport providers whose clients are closed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
+from wikibot_auth.adapters.workos import WorkOSIdentityProvider
+
+MockProvider = Callable[..., WorkOSIdentityProvider]
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[WorkOSStandIn]:
+    with WorkOSStandIn.running() as server:
+        yield server
+
+
+@pytest.fixture
+def standin(standin_server: WorkOSStandIn) -> WorkOSStandIn:
+    standin_server.reset()
+    return standin_server
+
+
+@pytest.fixture
+def mock_provider() -> Iterator[MockProvider]:
+    """``mock_provider(answer, **options)``: the adapter over an
+    ``httpx.MockTransport`` calling ``answer``; no sleeping between retries."""
+    clients: list[httpx.Client] = []
+
+    def make(
+        answer: Callable[[httpx.Request], httpx.Response], **options: object
+    ) -> WorkOSIdentityProvider:
+        client = httpx.Client(transport=httpx.MockTransport(answer))
+        clients.append(client)
+        options.setdefault("sleep", lambda seconds: None)
+        return WorkOSIdentityProvider(
+            client,
+            api_key=API_KEY,
+            client_id=CLIENT_ID,
+            base_url="https://workos.invalid",
+            **options,  # type: ignore[arg-type]
+        )
+
+    yield make
+    for client in clients:
+        client.close()
