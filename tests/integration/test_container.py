@@ -149,3 +149,24 @@ def test_use_cases_run_with_overridden_providers(tmp_path):
     assert signed_out.tokens_valid_after == int(clock.now()) + 1
     url = container.authorization_url()("st", "ch")
     assert "state=st" in url
+
+
+def test_concurrent_first_use_builds_each_singleton_once(tmp_path):
+    import threading
+
+    container = create_container(env(tmp_path))
+    barrier = threading.Barrier(16)
+    seen: list[tuple[int, int]] = []
+
+    def resolve() -> None:
+        barrier.wait()
+        # The key ring is slow to build (a key is generated): a wide window.
+        seen.append((id(container.key_ring()), id(container.user_repository())))
+
+    threads = [threading.Thread(target=resolve) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 16
+    assert len(set(seen)) == 1
