@@ -5,6 +5,7 @@ answers a bad base64 body with JSON."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -109,3 +110,52 @@ def test_a_valid_base64_body_still_reaches_the_routes(container, kind):
         body=f"email=a%40example.com&state=s&code_challenge={'A' * 43}",
     )
     assert response["statusCode"] == 303, response["body"]
+
+
+def test_the_templates_authorizer_environment_builds_and_authenticates(
+    tmp_path, monkeypatch, private_key, container, token
+):
+    """Globals + AuthorizerFunction variables of deploy/template.yaml (production,
+    public keys only): main refused this configuration at settings time."""
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.integration.test_deploy import TEMPLATE, cfn_yaml
+
+    template = cfn_yaml.load(str(TEMPLATE))
+    variables = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **template["Resources"]["AuthorizerFunction"]["Properties"]["Environment"][
+            "Variables"
+        ],
+    }
+    keys = tmp_path / "public.pem"
+    keys.write_bytes(
+        private_key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+    )
+    plain = {
+        "WIKIBOT_AUTH_USER_STORE": "memory://",  # !Sub of the table
+        "WIKIBOT_AUTH_PUBLIC_KEYS_FILE": str(keys),  # !Ref of a parameter
+        "WIKIBOT_AUTH_ISSUER": "wikibot.io",
+        "WIKIBOT_AUTH_AUDIENCE": "wikibot.io",
+    }
+    assert set(plain) <= set(variables)
+    for name in [n for n in os.environ if n.startswith("WIKIBOT_")]:
+        monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, plain.get(name, value))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "wikibot-auth-authorizer")
+    assert variables["WIKIBOT_AUTH_ENV"] == "production"
+    repo = container.user_repository()
+    aws_lambda.configure(None)
+    try:
+        built = aws_lambda.get_container()
+        built.user_repository.override(providers.Object(repo))
+        built.clock.override(providers.Object(container.clock()))
+        answer = authorizer(load("http_v2_authorizer", token), None)
+    finally:
+        aws_lambda.configure(None)
+    assert answer["isAuthorized"] is True
+    assert answer["context"]["user_id"] == "usr_ada"
