@@ -271,10 +271,11 @@ def _build_http_handler() -> Callable[[Event, Any], dict[str, Any]]:
 
     from .asgi import create_app
 
+    app = create_app(get_container())  # may raise NotConfigured: no loop yet
     # Mangum runs each event on the current loop; own it so configure() can close it.
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
-    adapter = Mangum(create_app(get_container()), lifespan="off")
+    adapter = Mangum(app, lifespan="off")
     return adapter  # type: ignore[return-value]
 
 
@@ -297,7 +298,11 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
     if event.get("isBase64Encoded") and not _is_base64(event.get("body")):
         return _error_response(InvalidRequest("the body is not valid base64"))
     if _http_handler is None:
-        _http_handler = _build_http_handler()
+        try:
+            _http_handler = _build_http_handler()
+        except AuthError as exc:  # e.g. not_configured: no redirect URI
+            logger.error("the handler cannot start: %s", exc.code)
+            return _error_response(exc)
     response = _http_handler(_normalized(event), context)
     if event.get("version") != "2.0":
         _v1_cookies(response)

@@ -159,3 +159,24 @@ def test_the_templates_authorizer_environment_builds_and_authenticates(
         aws_lambda.configure(None)
     assert answer["isAuthorized"] is True
     assert answer["context"]["user_id"] == "usr_ada"
+
+
+@pytest.mark.parametrize("kind", PROXY_KINDS)
+def test_the_handler_without_a_redirect_uri_in_production_answers_not_configured(
+    tmp_path, private_key, kind
+):
+    from tests.integration.web import web_env
+    from wikibot_auth.entrypoints.containers import create_container
+
+    env = web_env(tmp_path, private_key, WIKIBOT_AUTH_ENV="production")
+    del env["WIKIBOT_AUTH_REDIRECT_URI"]
+    env["WIKIBOT_AUTH_IDP"] = "workos"
+    env.update(WORKOS_API_KEY="sk_test_not_real", WORKOS_CLIENT_ID="client_x")
+    aws_lambda.configure(create_container(env))
+    try:
+        response = LambdaClient(kind).request("GET", f"{API}/auth/login")
+    finally:
+        aws_lambda.configure(None)
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"])["error"] == "not_configured"
+    assert "sk_test_not_real" not in response["body"]
