@@ -204,6 +204,10 @@ def create_app(container: Container | None = None) -> Any:
 
     Without ``container`` it is built from the environment, so
     ``uvicorn --factory wikibot_auth.entrypoints.asgi:create_app`` works.
+
+    Raises:
+        NotConfigured: no ``WIKIBOT_AUTH_REDIRECT_URI`` in production or with
+            WorkOS (elsewhere it is derived from a request on a loopback host only).
     """
     from .routes import build_app
 

@@ -303,3 +303,18 @@ async def test_an_explicit_allowed_origin_is_the_only_one(proxied):
             allowed_origin="https://front.example/",
         )
         assert (user == "usr_a") is reached, origin
+
+
+def test_serve_in_production_without_a_redirect_uri_names_the_variable(
+    monkeypatch, tmp_path, private_key, capsys
+):
+    from wikibot_auth.entrypoints.cli import main
+
+    for name, value in production_env(private_key).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WIKIBOT_AUTH_REDIRECT_URI", raising=False)
+    monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path))
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "WIKIBOT_AUTH_REDIRECT_URI" in err
+    assert "sk_test_not_a_real_key" not in err
