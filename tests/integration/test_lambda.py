@@ -81,6 +81,18 @@ def token(container, user) -> str:
     return container.token_signer().create_token(user.user_id)
 
 
+def public_keys_file(tmp_path: Path, private_key: Any) -> Path:
+    """The authorizer's WIKIBOT_AUTH_PUBLIC_KEYS_FILE for ``private_key``."""
+    keys = tmp_path / "public.pem"
+    keys.write_bytes(
+        private_key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+    )
+    return keys
+
+
 def raises_unauthorized(event: dict[str, Any]) -> None:
     with pytest.raises(Exception) as info:  # noqa: PT011 - the exact type is asserted
         authorizer(event, None)
@@ -257,13 +269,7 @@ def test_an_authorizer_event_sent_to_the_handler_is_a_clear_error(token):
 def test_the_authorizer_works_with_public_keys_only(
     tmp_path, monkeypatch, private_key, container, token
 ):
-    keys = tmp_path / "public.pem"
-    keys.write_bytes(
-        private_key.public_key().public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-    )
+    keys = public_keys_file(tmp_path, private_key)
     monkeypatch.setenv("WIKIBOT_AUTH_PUBLIC_KEYS_FILE", str(keys))
     monkeypatch.setenv("WIKIBOT_AUTH_USER_STORE", "memory://")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "wikibot-auth-authorizer")
@@ -536,13 +542,7 @@ def test_the_authorizer_path_imports_no_server_or_route_code(
     import subprocess
     import sys
 
-    keys = tmp_path / "public.pem"
-    keys.write_bytes(
-        private_key.public_key().public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-    )
+    keys = public_keys_file(tmp_path, private_key)
     environ = {
         k: v
         for k, v in os.environ.items()

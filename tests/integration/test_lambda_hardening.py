@@ -18,6 +18,7 @@ from tests.integration.test_lambda import (  # fixtures and helpers
     clock,
     container,
     load,
+    public_keys_file,
     raises_unauthorized,
     token,
     user,
@@ -117,8 +118,6 @@ def test_the_templates_authorizer_environment_builds_and_authenticates(
 ):
     """Globals + AuthorizerFunction variables of deploy/template.yaml (production,
     public keys only): main refused this configuration at settings time."""
-    from cryptography.hazmat.primitives import serialization
-
     from tests.integration.test_deploy import TEMPLATE, cfn_yaml
 
     template = cfn_yaml.load(str(TEMPLATE))
@@ -128,13 +127,7 @@ def test_the_templates_authorizer_environment_builds_and_authenticates(
             "Variables"
         ],
     }
-    keys = tmp_path / "public.pem"
-    keys.write_bytes(
-        private_key.public_key().public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-    )
+    keys = public_keys_file(tmp_path, private_key)
     plain = {
         "WIKIBOT_AUTH_USER_STORE": "memory://",  # !Sub of the table
         "WIKIBOT_AUTH_PUBLIC_KEYS_FILE": str(keys),  # !Ref of a parameter
