@@ -15,18 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from ..domain.errors import (
-    AuthError,
-    CsrfRejected,
-    InternalError,
-    InvalidRequest,
-    MissingToken,
-)
+from ..domain.errors import AuthError, InternalError, MissingToken
 from ..domain.model import AuthenticatedUser, TokenClaims
 from ..domain.use_cases import Authenticate
-from .cookies import SAFE_METHODS, TOKEN_COOKIE, origin_of, parse_cookies
+from .cookies import origin_of
+from .credentials import Headers, collect_headers, read_credentials
 from .wire import error_answer
 
 if TYPE_CHECKING:
@@ -80,28 +73,24 @@ class PlatformUser:
         return f"PlatformUser(user_id={self.user.user_id!r})"
 
 
-def header_values(scope: Scope, name: bytes) -> list[str]:
-    return [
-        value.decode("latin-1")
+def scope_headers(scope: Scope) -> dict[str, list[str]]:
+    """Lower-cased header name -> values of an ASGI scope."""
+    return collect_headers(
+        (key.decode("latin-1"), value.decode("latin-1"))
         for key, value in scope.get("headers", ())
-        if key.lower() == name
-    ]
+    )
 
 
-def request_origin(scope: Scope) -> str | None:
-    """The origin this request was addressed to (scheme + Host header)."""
-    hosts = header_values(scope, b"host")
+def request_origins(scope: Scope, headers: Headers) -> frozenset[str]:
+    """The origins of the host this request was addressed to (Host header): with
+    the scope's scheme, and with https (a TLS-terminating proxy in front sends an
+    http scope for an https page). Empty without exactly one Host."""
+    hosts = headers.get("host", [])
     if len(hosts) != 1:
-        return None
-    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"))
-    return origin_of(f"{scheme or scope.get('scheme', 'http')}://{hosts[0]}")
-
-
-@attrs.frozen
-class _Credentials:
-    token: str | None = attrs.field(repr=False)
-    header: str | None = attrs.field(repr=False)
-    from_cookie: bool
+        return frozenset()
+    scheme = str(scope.get("scheme", "http"))
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return frozenset(origin_of(f"{s}://{hosts[0]}") for s in (scheme, "https"))
 
 
 async def send_error(scope: Scope, send: Send, error: AuthError) -> None:
@@ -128,8 +117,10 @@ class AuthMiddleware:
 
     Credentials: the ``Authorization`` header, else (``cookie_auth``) the
     ``wikibot_auth_token`` cookie. A cookie-authenticated request whose method is
-    not GET/HEAD/OPTIONS needs an ``Origin`` equal to ``allowed_origin`` (by
-    default the origin the request was sent to), else ``csrf_rejected``.
+    not GET/HEAD/OPTIONS (and every websocket) needs an ``Origin`` equal to
+    ``allowed_origin``, else ``csrf_rejected``. Without ``allowed_origin`` the
+    Origin must name the host the request was sent to (its ``Host`` header), with
+    the scope's scheme or https; ``create_app()`` passes its redirect URI's origin.
     Requests without credentials pass as anonymous unless ``required`` (a bool,
     or a predicate on the scope) says otherwise; bad credentials are answered
     from the error table. The token check runs inline (CPU only); a user-store
@@ -149,7 +140,7 @@ class AuthMiddleware:
         self.authenticate = authenticate
         self.required = required
         self.cookie_auth = cookie_auth
-        self.allowed_origin = allowed_origin
+        self.allowed_origin = origin_of(allowed_origin) if allowed_origin else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -175,38 +166,26 @@ class AuthMiddleware:
         required = self.required
         return required(scope) if callable(required) else bool(required)
 
-    def _credentials(self, scope: Scope) -> _Credentials | None:
-        headers = header_values(scope, b"authorization")
-        if len(headers) > 1:
-            raise InvalidRequest("several Authorization headers")
-        if headers:
-            return _Credentials(token=None, header=headers[0], from_cookie=False)
-        if not self.cookie_auth:
-            return None
-        cookie_headers = header_values(scope, b"cookie")
-        token = parse_cookies("; ".join(cookie_headers)).get(TOKEN_COOKIE)
-        if not token:
-            return None
-        return _Credentials(token=token, header=None, from_cookie=True)
-
-    def _check_origin(self, scope: Scope) -> None:
-        if scope["type"] == "http" and scope.get("method", "GET") in SAFE_METHODS:
-            return
-        origins = header_values(scope, b"origin")
-        expected = self.allowed_origin or request_origin(scope)
-        if len(origins) != 1 or expected is None or origins[0] != expected:
-            raise CsrfRejected()
-
     async def _user(self, scope: Scope) -> AuthenticatedUser | None:
-        credentials = self._credentials(scope)
-        claims: TokenClaims | None = None
+        headers = scope_headers(scope)
+        allowed: frozenset[str] = frozenset()
+        if self.allowed_origin is not None:
+            allowed = frozenset({self.allowed_origin})
+        elif self.cookie_auth:
+            allowed = request_origins(scope, headers)
+        method = scope.get("method", "GET") if scope["type"] == "http" else None
+        claims: TokenClaims
         try:
+            credentials = read_credentials(
+                headers,
+                method=method,
+                cookie_auth=self.cookie_auth,
+                allowed_origins=allowed,
+            )
             if credentials is None:
                 raise MissingToken()
-            if credentials.from_cookie:
-                self._check_origin(scope)
-                assert credentials.token is not None  # noqa: S101 - set together
-                claims = self.authenticate.verify_token(credentials.token)
+            if credentials.cookie_token is not None:
+                claims = self.authenticate.verify_token(credentials.cookie_token)
             else:
                 claims = self.authenticate.verify(credentials.header)
         except MissingToken:
@@ -225,6 +204,10 @@ def create_app(container: Container | None = None) -> Any:
 
     Without ``container`` it is built from the environment, so
     ``uvicorn --factory wikibot_auth.entrypoints.asgi:create_app`` works.
+
+    Raises:
+        NotConfigured: no ``WIKIBOT_AUTH_REDIRECT_URI`` in production or with
+            WorkOS (elsewhere it is derived from a request on a loopback host only).
     """
     from .routes import build_app
 

@@ -10,6 +10,8 @@ v1 proxy, HTTP API (payload 1.0 and 2.0) and Function URL events.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,16 +21,16 @@ from dependency_injector import providers
 from ..adapters.rs256 import KeyRing, load_public_keys
 from ..domain.errors import (
     AuthError,
-    CsrfRejected,
     InternalError,
     InvalidRequest,
     MissingToken,
 )
 from ..domain.model import AuthenticatedUser
 from .containers import Container, create_container
-from .cookies import SAFE_METHODS, TOKEN_COOKIE, origin_of, parse_cookies
+from .cookies import origin_of
+from .credentials import Credentials, collect_headers, read_credentials
 from .keys import _read
-from .wire import wire_error
+from .wire import error_answer, wire_error
 
 logger = logging.getLogger("wikibot_auth")
 
@@ -104,25 +106,20 @@ def event_kind(event: Event) -> str:
 
 def _headers(event: Event) -> dict[str, list[str]]:
     """Case-insensitive header values; ``multiValueHeaders`` wins when present."""
-    found: dict[str, list[str]] = {}
-    for name, value in (event.get("headers") or {}).items():
-        if isinstance(value, str):
-            found.setdefault(name.lower(), []).append(value)
-    multi: dict[str, list[str]] = {}
-    for name, values in (event.get("multiValueHeaders") or {}).items():
-        if isinstance(values, list):
-            multi.setdefault(name.lower(), []).extend(
-                v for v in values if isinstance(v, str)
-            )
+    found = collect_headers(
+        (str(name), value)
+        for name, value in (event.get("headers") or {}).items()
+        if isinstance(value, str)
+    )
+    multi = collect_headers(
+        (str(name), value)
+        for name, values in (event.get("multiValueHeaders") or {}).items()
+        if isinstance(values, list)
+        for value in values
+        if isinstance(value, str)
+    )
     found.update(multi)
     return found
-
-
-def _one(headers: Mapping[str, list[str]], name: str) -> str | None:
-    values = headers.get(name, [])
-    if len(values) > 1:
-        raise InvalidRequest(f"several {name} headers")
-    return values[0] if values else None
 
 
 def _method(event: Event) -> str:
@@ -130,28 +127,26 @@ def _method(event: Event) -> str:
     return str(http.get("method") or event.get("httpMethod") or "GET").upper()
 
 
-def _credentials(event: Event, kind: str) -> tuple[str | None, str | None]:
-    """(Authorization header value, token cookie) of an authorizer event."""
+def _credentials(event: Event, kind: str) -> Credentials | None:
+    """The credentials of an authorizer event. The token cookie counts only with
+    ``WIKIBOT_AUTH_AUTHORIZER_COOKIE_AUTH=true`` (and ``WIKIBOT_AUTH_COOKIE_AUTH``):
+    API Gateway caches an answer by its identity sources, so an Origin check made
+    for one request would otherwise be reused for another."""
     if kind == TOKEN:
-        return event.get("authorizationToken"), None
-    headers = _headers(event)
-    header = _one(headers, "authorization")
-    if header is not None:
-        return header, None
+        token = event.get("authorizationToken")
+        return Credentials(header=token) if isinstance(token, str) else None
     config = get_container().config
-    if not config.cookie_auth():
-        return None, None
+    cookie_header = None
     if kind == HTTP_V2_AUTHORIZER and event.get("cookies"):
         cookie_header = "; ".join(str(c) for c in event["cookies"])
-    else:
-        cookie_header = "; ".join(headers.get("cookie", []))
-    token = parse_cookies(cookie_header).get(TOKEN_COOKIE)
-    if token and _method(event) not in SAFE_METHODS:
-        redirect_uri = config.redirect_uri()
-        origin = _one(headers, "origin")
-        if not redirect_uri or origin != origin_of(redirect_uri):
-            raise CsrfRejected()
-    return None, token or None
+    redirect_uri = config.redirect_uri()
+    return read_credentials(
+        _headers(event),
+        method=_method(event),
+        cookie_auth=bool(config.cookie_auth() and config.authorizer_cookie_auth()),
+        allowed_origins={origin_of(redirect_uri)} if redirect_uri else set(),
+        cookie_header=cookie_header,
+    )
 
 
 class _Refused(Exception):
@@ -165,13 +160,13 @@ def _authenticate(event: Event, kind: str) -> AuthenticatedUser:
     """The caller; ``_Refused`` carries the token's subject when the user
     behind a valid token is refused (for the Deny's principalId)."""
     authenticate = get_container().authenticate()
-    header, cookie = _credentials(event, kind)
-    if cookie is not None:
-        claims = authenticate.verify_token(cookie)
-    elif header is not None:
-        claims = authenticate.verify(header)
-    else:
+    credentials = _credentials(event, kind)
+    if credentials is None:
         raise MissingToken()
+    if credentials.cookie_token is not None:
+        claims = authenticate.verify_token(credentials.cookie_token)
+    else:
+        claims = authenticate.verify(credentials.header)
     try:
         return authenticate.cached_user_for(claims) or authenticate.user_for(claims)
     except AuthError as exc:
@@ -196,7 +191,7 @@ def _context(user: AuthenticatedUser) -> dict[str, str | int | bool]:
 
 
 def _policy(
-    principal: str, effect: str, arn: str, context: Mapping[str, Any] | None
+    principal: str, effect: str, resource: str, context: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "principalId": principal,
@@ -206,7 +201,7 @@ def _policy(
                 {
                     "Action": "execute-api:Invoke",
                     "Effect": effect,
-                    "Resource": policy_resource(arn),
+                    "Resource": resource,
                 }
             ],
         },
@@ -232,13 +227,18 @@ def authorizer(event: Event, context: Any) -> dict[str, Any]:
             "point routes at wikibot_auth.entrypoints.aws_lambda.handler and use "
             "authorizer only as an API Gateway Lambda authorizer"
         )
-    arn = str(event.get("routeArn") or event.get("methodArn") or "")
-    simple = (
-        kind == HTTP_V2_AUTHORIZER
-        and get_container().config.authorizer_response() == "simple"
-    )
+    simple, arn = False, ""
     try:
+        simple = (
+            kind == HTTP_V2_AUTHORIZER
+            and get_container().config.authorizer_response() == "simple"
+        )
+        arn = str(event.get("routeArn") or event.get("methodArn") or "")
+        resource = "" if simple else policy_resource(arn)
         user = _authenticate(event, kind)
+        if simple:
+            return {"isAuthorized": True, "context": _context(user)}
+        return _policy(user.user_id, "Allow", resource, _context(user))
     except _Refused as refused:
         return _refuse(refused.error, arn, simple, refused.principal)
     except AuthError as exc:
@@ -246,9 +246,6 @@ def authorizer(event: Event, context: Any) -> dict[str, Any]:
     except Exception:
         logger.exception("unexpected error in the authorizer")
         return _refuse(InternalError(), arn, simple)
-    if simple:
-        return {"isAuthorized": True, "context": _context(user)}
-    return _policy(user.user_id, "Allow", arn, _context(user))
 
 
 def _refuse(
@@ -260,7 +257,8 @@ def _refuse(
     if status == 403:
         if simple:
             return {"isAuthorized": False}
-        return _policy(principal, "Deny", arn, {"error": error.code})
+        resource = policy_resource(arn)  # checked before authenticating
+        return _policy(principal, "Deny", resource, {"error": error.code})
     raise Exception("Unauthorized")
 
 
@@ -273,10 +271,11 @@ def _build_http_handler() -> Callable[[Event, Any], dict[str, Any]]:
 
     from .asgi import create_app
 
+    app = create_app(get_container())  # may raise NotConfigured: no loop yet
     # Mangum runs each event on the current loop; own it so configure() can close it.
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
-    adapter = Mangum(create_app(get_container()), lifespan="off")
+    adapter = Mangum(app, lifespan="off")
     return adapter  # type: ignore[return-value]
 
 
@@ -296,12 +295,38 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
         raise ValueError(
             "wikibot_auth handler needs an API Gateway proxy or Function URL event"
         )
+    if event.get("isBase64Encoded") and not _is_base64(event.get("body")):
+        return _error_response(InvalidRequest("the body is not valid base64"))
     if _http_handler is None:
-        _http_handler = _build_http_handler()
+        try:
+            _http_handler = _build_http_handler()
+        except AuthError as exc:  # e.g. not_configured: no redirect URI
+            logger.error("the handler cannot start: %s", exc.code)
+            return _error_response(exc)
     response = _http_handler(_normalized(event), context)
     if event.get("version") != "2.0":
         _v1_cookies(response)
     return response
+
+
+def _is_base64(body: Any) -> bool:
+    if body is None:
+        return True
+    try:
+        base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        return False
+    return True
+
+
+def _error_response(error: AuthError) -> dict[str, Any]:
+    answer = error_answer(error)
+    return {
+        "statusCode": answer.status,
+        "headers": dict(answer.headers),
+        "body": answer.body.decode("utf-8"),
+        "isBase64Encoded": False,
+    }
 
 
 def _normalized(event: Event) -> dict[str, Any]:

@@ -25,19 +25,22 @@ from ..domain.errors import (
     InvalidRequest,
     LoginFailed,
     MissingToken,
+    NotConfigured,
 )
 from ..domain.model import LoginResult
 from ..domain.pkce import code_challenge_s256, new_code_verifier, new_state
 from .asgi import AuthMiddleware, PlatformUser
 from .containers import Container
 from .cookies import LOGIN_COOKIE, CookiePolicy
-from .login_state import check_return_to
+from .login_state import MAX_COOKIE, check_return_to
+from .settings import PREFIX, is_loopback_host
 from .wire import error_answer
 
 logger = logging.getLogger("wikibot_auth")
 
 TOKEN_HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
 MAX_FORM_BYTES = 16 * 1024
+REDIRECT_URI_VARIABLE = f"{PREFIX}REDIRECT_URI"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -68,12 +71,26 @@ def _answers_errors(endpoint: Endpoint) -> Endpoint:
 class Routes:
     def __init__(self, container: Container) -> None:
         self.container = container
-        self.configured_redirect_uri: str | None = container.config.redirect_uri()
+        config = container.config
+        self.configured_redirect_uri: str | None = config.redirect_uri()
+        self.production = config.env() == "production"
+        if not self.configured_redirect_uri and (
+            self.production or config.idp() == "workos"
+        ):  # never derived from a Host header an attacker chooses
+            raise NotConfigured(
+                f"{REDIRECT_URI_VARIABLE} is required in production and with WorkOS"
+            )
 
     def redirect_uri(self, request: Request) -> str:
+        """The configured redirect URI; derived from the request only in
+        development on a loopback host (never from an attacker's Host)."""
         if self.configured_redirect_uri:
             return self.configured_redirect_uri
-        return str(request.url_for("callback"))
+        if not self.production and is_loopback_host(request.url.hostname):
+            return str(request.url_for("callback"))
+        raise NotConfigured(
+            f"{REDIRECT_URI_VARIABLE} is needed to log in on a non-loopback host"
+        )
 
     def cookies(self, request: Request) -> CookiePolicy:
         return CookiePolicy.for_redirect_uri(self.redirect_uri(request))
@@ -90,10 +107,13 @@ class Routes:
             code_challenge_s256(verifier),
             redirect_uri=self.redirect_uri(request),
         )
-        cookie = self.container.login_state().dumps(state, verifier, return_to)
+        value = self.container.login_state().dumps(state, verifier, return_to)
+        cookie = self.cookies(request).set_login(value)
+        if len(cookie.encode("latin-1")) > MAX_COOKIE:
+            raise InvalidRequest("return_to is too long")
         response = RedirectResponse(url, status_code=302)
         response.headers.update(TOKEN_HEADERS)
-        response.headers.append("set-cookie", self.cookies(request).set_login(cookie))
+        response.headers.append("set-cookie", cookie)
         return response
 
     async def callback(self, request: Request) -> Response:
@@ -101,8 +121,11 @@ class Routes:
         expire = policy.expire_login()
         try:
             result, return_to = await self._finish_login(request)
-        except AuthError as exc:
-            failed = error_response(exc, expire)
+        except Exception as exc:  # every answer expires the login cookie
+            error = exc if isinstance(exc, AuthError) else InternalError()
+            if not isinstance(exc, AuthError):
+                logger.exception("unexpected error in the login callback")
+            failed = error_response(error, expire)
             failed.headers.update(TOKEN_HEADERS)
             return failed
         browser = "text/html" in request.headers.get("accept", "")

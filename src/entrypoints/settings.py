@@ -115,6 +115,7 @@ class Settings:
     idp_timeout: float = 5.0
     user_cache_ttl: float = 0.0
     cookie_auth: bool = True
+    authorizer_cookie_auth: bool = False
     authorizer_response: str = "simple"
     workos_api_key: str | None = attrs.field(default=None, repr=False)
     workos_client_id: str | None = None
@@ -149,6 +150,7 @@ class Settings:
             "idp_timeout": _float(env, "IDP_TIMEOUT", 5.0, 0.1, 60.0),
             "user_cache_ttl": _float(env, "USER_CACHE_TTL", 0.0, 0.0, 3600.0),
             "cookie_auth": _bool(env, "COOKIE_AUTH", True),
+            "authorizer_cookie_auth": _bool(env, "AUTHORIZER_COOKIE_AUTH", False),
             "authorizer_response": _choice(
                 env, "AUTHORIZER_RESPONSE", "simple", AUTHORIZER_RESPONSES
             ),
@@ -226,7 +228,8 @@ class Settings:
                     "loopback host in development)"
                 )
         if self.production:
-            if not (self.private_key or self.private_key_file):
+            verify_only = self.lambda_process and self.public_keys_file
+            if not (self.private_key or self.private_key_file or verify_only):
                 raise NotConfigured(
                     f"production needs {PREFIX}PRIVATE_KEY or {PREFIX}PRIVATE_KEY_FILE"
                 )

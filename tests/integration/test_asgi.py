@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -385,7 +387,16 @@ async def test_no_secret_reaches_the_logs(client, caplog):
         for r in caplog.records
         if not r.name.startswith(("httpx", "httpcore"))
     )
-    for secret in (query["code"], query["state"], body["token"], verifier_cookie):
+    payload = verifier_cookie.partition(".")[0]
+    login = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert login["state"] == query["state"]
+    for secret in (
+        query["code"],
+        query["state"],
+        body["token"],
+        verifier_cookie,
+        login["verifier"],  # the raw PKCE verifier
+    ):
         assert secret not in server_log
     assert "login succeeded" in server_log
 

@@ -1,0 +1,77 @@
+"""Reading a request's credentials, shared by the ASGI middleware and the Lambda
+authorizer so both follow one rule (DESIGN.md "Cookies"):
+
+the ``Authorization`` header (two of them: ``invalid_request``), else, when cookie
+auth is on, the ``wikibot_auth_token`` cookie; a cookie-authenticated request whose
+method is not GET/HEAD/OPTIONS (and every websocket) needs exactly one ``Origin``
+equal to an allowed origin, else ``csrf_rejected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+import attrs
+
+from ..domain.errors import CsrfRejected, InvalidRequest
+from .cookies import SAFE_METHODS, TOKEN_COOKIE, parse_cookies
+
+Headers = Mapping[str, list[str]]
+
+
+def collect_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Lower-cased header name -> every value, in order."""
+    found: dict[str, list[str]] = {}
+    for name, value in pairs:
+        found.setdefault(name.lower(), []).append(value)
+    return found
+
+
+def one_header(headers: Headers, name: str) -> str | None:
+    """The only value of ``name``; several values are ``invalid_request``."""
+    values = headers.get(name, [])
+    if len(values) > 1:
+        raise InvalidRequest(f"several {name} headers")
+    return values[0] if values else None
+
+
+@attrs.frozen
+class Credentials:
+    """Either an ``Authorization`` header value or a token from the cookie."""
+
+    header: str | None = attrs.field(repr=False, default=None)
+    cookie_token: str | None = attrs.field(repr=False, default=None)
+
+
+def read_credentials(
+    headers: Headers,
+    *,
+    method: str | None,
+    cookie_auth: bool,
+    allowed_origins: Collection[str],
+    cookie_header: str | None = None,
+) -> Credentials | None:
+    """The request's credentials, or None when it carries none.
+
+    ``method`` None means a websocket (always origin-checked). ``cookie_header``
+    replaces the ``Cookie`` headers (HTTP API events carry ``cookies`` apart).
+
+    Raises:
+        InvalidRequest: several ``Authorization`` headers.
+        CsrfRejected: a cookie-authenticated unsafe request from another origin.
+    """
+    header = one_header(headers, "authorization")
+    if header is not None:
+        return Credentials(header=header)
+    if not cookie_auth:
+        return None
+    if cookie_header is None:
+        cookie_header = "; ".join(headers.get("cookie", []))
+    token = parse_cookies(cookie_header).get(TOKEN_COOKIE)
+    if not token:
+        return None
+    if method is None or method.upper() not in SAFE_METHODS:
+        origins = headers.get("origin", [])
+        if len(origins) != 1 or origins[0] not in allowed_origins:
+            raise CsrfRejected()
+    return Credentials(cookie_token=token)
