@@ -252,8 +252,8 @@ def serve_overrides(host: str, port: int, environ: Mapping[str, str]) -> dict[st
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
-    if not 0 <= args.port <= 65535:
-        raise _UsageError("--port must be between 0 and 65535")
+    if not 1 <= args.port <= 65535:  # the redirect URI names the port
+        raise _UsageError("--port must be between 1 and 65535")
     container = create_container(**serve_overrides(args.host, args.port, os.environ))
     # Fail now (exit 2) on a bad key or store, not at the first request.
     container.token_signer()

@@ -96,8 +96,14 @@ def test_serve_in_production_without_a_key_names_the_variable(
     monkeypatch.setenv("WIKIBOT_AUTH_ENV", "production")
     monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("WIKIBOT_AUTH_USER_STORE", "memory://")
-    assert main(["serve", "--port", "0"]) == 2
+    assert main(["serve", "--port", "8123"]) == 2  # refused before binding
     assert "WIKIBOT_AUTH_PRIVATE_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["0", "65536"])
+def test_serve_refuses_a_port_the_redirect_uri_cannot_name(port, capsys):
+    assert main(["serve", "--port", port]) == 2
+    assert "--port" in capsys.readouterr().err
 
 
 def test_serve_help():
