@@ -26,8 +26,10 @@ def main(argv: list[str]) -> int:
     print(machine_line())
     for name in chosen:
         module = importlib.import_module(f"benchmarks.bench_{name}")
-        if hasattr(module, "run"):  # the others are run by hand (their docstring)
+        if hasattr(module, "run"):
             module.run()
+        else:
+            print(f"\n({name}: run by hand, see benchmarks/bench_{name}.py)")
     return 0
 
 

@@ -13,6 +13,7 @@ ratios compare with that table.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -115,7 +116,7 @@ def run() -> None:
                 bench.add(f"{store_name}: cold, user cache {ttl:g} s", cold_auth)
                 bench.add(
                     f"{store_name}: warm, user cache {ttl:g} s",
-                    lambda warm=warm: warm(f"Bearer {token}"),
+                    functools.partial(warm, f"Bearer {token}"),
                 )
         bench.run()
     print(bench.table())

@@ -177,9 +177,9 @@ def _importtime(stderr: str) -> list[tuple[int, int, str, tuple[str, ...]]]:
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        _, self_us, _, field = (part for part in line.replace(":", "|", 1).split("|"))
+        _, own, _, field = line.replace(":", "|", 1).split("|")
         depth = (len(field) - len(field.lstrip()) - 1) // 2
-        rows.append((int(self_us), depth, field.strip()))
+        rows.append((int(own), depth, field.strip()))
     # Children are printed before their parent: walk backwards keeping the chain.
     out: list[tuple[int, int, str, tuple[str, ...]]] = []
     chain: list[str] = []
