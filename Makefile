@@ -40,8 +40,9 @@ test: lint typecheck browser
 serve: venv
 	$(BIN)/wikibot-auth serve $(SERVE_ARGS)
 
-# Benchmarks (never part of `make test`): peers come from the `bench` extra.
-bench: venv
+# Benchmarks (never part of `make test`): peers come from the `bench` extra;
+# dynalite (npm) for the store rows; the Lambda section builds .bench-venv itself.
+bench: venv node_modules/.package-lock.json
 	$(PIP) install -e ".[test,bench]" $(EDITABLE)
 	$(BIN)/python -m benchmarks
 

@@ -25,7 +25,11 @@ def main(argv: list[str]) -> int:
         return 2
     print(machine_line())
     for name in chosen:
-        importlib.import_module(f"benchmarks.bench_{name}").run()
+        module = importlib.import_module(f"benchmarks.bench_{name}")
+        if hasattr(module, "run"):
+            module.run()
+        else:
+            print(f"\n({name}: run by hand, see benchmarks/bench_{name}.py)")
     return 0
 
 

@@ -1,0 +1,295 @@
+"""Lambda cold start: the authorizer's import and build, beside its floor.
+
+    .venv/bin/python -m benchmarks lambda_cold
+
+Every measurement is a fresh ``python`` process of a virtual environment with
+the runtime dependencies only (``.bench-venv/``, ``pip install .`` with no
+extras; rebuilt when pyproject.toml, setup.py or src/ change). Configuration as
+a deployed authorizer: ``WIKIBOT_AUTH_USER_STORE=dynamodb://table``, a public
+keys file, ``AWS_DEFAULT_REGION`` and credentials in the environment (as Lambda
+sets them); no network call is made.
+
+- floor: what the authorizer cannot avoid: ``import boto3``, one DynamoDB
+  client, ``import jwt``.
+- ours: ``import wikibot_auth.entrypoints.aws_lambda``, then its container and
+  ``authenticate`` (key ring from the file, token signer and its cache, the
+  DynamoDB store and its client); "+ first call" adds one authorizer invocation
+  with an expired token (RSA verify, refused without a store read).
+
+Time is measured inside the process from its first statement (interpreter
+start-up is the same for both and reported apart, as the process's wall time).
+Peak RSS is the process's ``VmHWM`` (/proc/self/status) at the end:
+``ru_maxrss`` is printed too, but on Linux it carries the forking parent's
+peak across exec, so it only shows the child's own peak when the parent is
+smaller. One extra run of each
+under ``-X importtime`` attributes import time to packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_VENV = ROOT / ".bench-venv"
+RUNS = 15
+
+_PRELUDE = """\
+import time
+_t0 = time.perf_counter()
+import json, resource, sys
+"""
+_REPORT = """
+with open("/proc/self/status") as status:
+    hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"ms": marks, "hwm_kib": hwm,
+                  "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+FLOOR = (
+    _PRELUDE
+    + """\
+import boto3
+client = boto3.client("dynamodb")
+import jwt
+marks = {"build": (time.perf_counter() - _t0) * 1000}
+"""
+    + _REPORT
+)
+
+OURS = (
+    _PRELUDE
+    + """\
+import wikibot_auth.entrypoints.aws_lambda as aws_lambda
+marks = {"import": (time.perf_counter() - _t0) * 1000}
+authenticate = aws_lambda.get_container().authenticate()
+marks["build"] = (time.perf_counter() - _t0) * 1000
+try:
+    aws_lambda.authorizer(
+        {"type": "TOKEN", "authorizationToken": "Bearer " + sys.argv[1],
+         "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/x"},
+        None,
+    )
+    raise SystemExit("an expired token was accepted")
+except Exception as exc:
+    if str(exc) != "Unauthorized":
+        raise
+marks["first_call"] = (time.perf_counter() - _t0) * 1000
+"""
+    + _REPORT
+)
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(
+        [ROOT / "pyproject.toml", ROOT / "setup.py", *(ROOT / "src").rglob("*.py")]
+    ):
+        if path.exists():
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def runtime_venv() -> Path:
+    """``.bench-venv`` with ``pip install .`` (runtime dependencies only)."""
+    python = BENCH_VENV / "bin" / "python"
+    stamp = BENCH_VENV / ".stamp-source"
+    wanted = _source_digest()
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    if not python.exists():
+        print(f"creating {BENCH_VENV} (runtime dependencies only)...", flush=True)
+        venv.create(BENCH_VENV, with_pip=True, clear=True)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
+    with tempfile.TemporaryDirectory() as build:
+        subprocess.run([*pip, str(ROOT)], check=True, cwd=build)
+        subprocess.run(
+            [*pip, "--no-deps", "--force-reinstall", str(ROOT)], check=True, cwd=build
+        )
+    stamp.write_text(wanted)
+    return python
+
+
+def _environment(tmp: Path) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+
+    from wikibot_auth.adapters.memory import FixedClock
+    from wikibot_auth.adapters.rs256 import (
+        KeyRing,
+        RS256TokenSigner,
+        generate_private_key,
+    )
+
+    key = generate_private_key()
+    public_file = tmp / "public.pem"
+    public_file.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+    )
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "WIKIBOT_AUTH_USER_STORE": "dynamodb://bench-users",
+        "WIKIBOT_AUTH_PUBLIC_KEYS_FILE": str(public_file),
+        "_EXPIRED_TOKEN": RS256TokenSigner(
+            KeyRing.build(key), FixedClock(1_000_000_000)
+        ).create_token("usr_bench"),
+    }
+
+
+def _one(
+    python: Path, script: str, env: dict[str, str], tmp: Path, *flags: str
+) -> tuple[dict[str, object], float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(python), *flags, "-c", script, env["_EXPIRED_TOKEN"]],
+        env={k: v for k, v in env.items() if not k.startswith("_")},
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = (time.perf_counter() - started) * 1000
+    if done.returncode != 0:
+        raise RuntimeError(f"cold-start script failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall, done.stderr
+
+
+def _importtime(stderr: str) -> list[tuple[int, int, str, tuple[str, ...]]]:
+    """(self us, depth, module, ancestors) for each ``-X importtime`` line."""
+    rows: list[tuple[int, int, str]] = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        _, own, _, field = line.replace(":", "|", 1).split("|")
+        depth = (len(field) - len(field.lstrip()) - 1) // 2
+        rows.append((int(own), depth, field.strip()))
+    # Children are printed before their parent: walk backwards keeping the chain.
+    out: list[tuple[int, int, str, tuple[str, ...]]] = []
+    chain: list[str] = []
+    for self_us, depth, name in reversed(rows):
+        del chain[depth:]
+        out.append((self_us, depth, name, tuple(chain)))
+        chain.append(name)
+    return out
+
+
+def _top(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def _import_report(floor_err: str, ours_err: str) -> None:
+    floor_mods = {name for _, _, name, _ in _importtime(floor_err)}
+    rows = _importtime(ours_err)
+    by_package: dict[str, int] = defaultdict(int)
+    under_ours: dict[str, int] = defaultdict(int)
+    under_di: dict[str, int] = defaultdict(int)
+    for self_us, _, name, ancestors in rows:
+        by_package[_top(name)] += self_us
+        if name in floor_mods:
+            continue
+        if any(_top(a) == "dependency_injector" for a in ancestors) or (
+            _top(name) == "dependency_injector"
+        ):
+            under_di[_top(name)] += self_us
+        elif any(_top(a) == "wikibot_auth" for a in ancestors) or (
+            _top(name) == "wikibot_auth"
+        ):
+            under_ours[_top(name)] += self_us
+    total = sum(by_package.values())
+    print(
+        f"\nimports of one cold start under -X importtime (self time, total {total / 1000:.1f} ms):"
+    )
+    print("  by package (top 10):")
+    for pkg, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"    {pkg:<24} {us / 1000:>7.1f} ms")
+    print("  dependency-injector's own import (modules not in the floor):")
+    for pkg, us in sorted(under_di.items(), key=lambda kv: -kv[1]):
+        print(f"    {pkg:<24} {us / 1000:>7.1f} ms")
+    print(
+        "  imported by wikibot_auth modules beyond the floor (dependency-injector apart):"
+    )
+    for pkg, us in sorted(under_ours.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {pkg:<24} {us / 1000:>7.1f} ms")
+    extra = sorted({_top(n) for _, _, n, _ in rows} - {_top(n) for n in floor_mods})
+    print(f"  top-level packages beyond the floor: {', '.join(extra)}")
+
+
+def run() -> None:
+    python = runtime_venv()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        env = _environment(tmp)
+        samples: dict[str, list[float]] = defaultdict(list)
+        rss: dict[str, list[int]] = defaultdict(list)
+        for _ in range(RUNS):  # interleaved, so a noisy neighbour hurts both
+            for label, script in (("floor", FLOOR), ("ours", OURS)):
+                marks, wall, _ = _one(python, script, env, tmp)
+                for mark, ms in marks["ms"].items():  # type: ignore[attr-defined]
+                    samples[f"{label} {mark}"].append(ms)
+                samples[f"{label} process wall"].append(wall)
+                rss[label].append(int(marks["hwm_kib"]))  # type: ignore[call-overload]
+                rss[f"{label} ru_maxrss"].append(int(marks["maxrss_kib"]))  # type: ignore[call-overload]
+        _, _, floor_err = _one(python, FLOOR, env, tmp, "-X", "importtime")
+        _, _, ours_err = _one(python, OURS, env, tmp, "-X", "importtime")
+    med = {name: statistics.median(values) for name, values in samples.items()}
+    floor = med["floor build"]
+    print(
+        f"\n## Lambda cold start ({RUNS} fresh processes each, {python.parent.parent.name}, runtime deps only)"
+    )
+    print(f"{'stage':<32} {'median ms':>10} {'min-max ms':>15} {'x floor':>8}")
+    for name in (
+        "floor build",
+        "ours import",
+        "ours build",
+        "ours first_call",
+        "floor process wall",
+        "ours process wall",
+    ):
+        values = samples[name]
+        ratio = med[name] / (med["floor process wall"] if "wall" in name else floor)
+        print(
+            f"{name:<32} {med[name]:>10.1f} {min(values):>7.1f}-{max(values):<7.1f} {ratio:>8.3f}"
+        )
+    floor_rss = statistics.median(rss["floor"]) / 1024
+    ours_rss = statistics.median(rss["ours"]) / 1024
+    print(
+        f"peak RSS (VmHWM, median): floor {floor_rss:.1f} MiB, ours {ours_rss:.1f} MiB"
+    )
+    print(
+        "  (ru_maxrss says floor {:.1f}, ours {:.1f} MiB: on Linux it keeps the "
+        "forking parent's peak across exec, so a big parent masks the child's)".format(
+            statistics.median(rss["floor ru_maxrss"]) / 1024,
+            statistics.median(rss["ours ru_maxrss"]) / 1024,
+        )
+    )
+    mark = "met" if med["ours build"] / floor <= 1.3 else "MISSED"
+    print(
+        f"target cold start (import + build) / floor: {med['ours build'] / floor:.3f} (at most 1.3) {mark}"
+    )
+    mark = "met" if ours_rss - floor_rss <= 15 else "MISSED"
+    print(
+        f"target peak RSS above the floor: {ours_rss - floor_rss:.1f} MiB (at most 15) {mark}"
+    )
+    _import_report(floor_err, ours_err)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    run()
