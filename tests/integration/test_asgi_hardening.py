@@ -314,7 +314,7 @@ def test_serve_in_production_without_a_redirect_uri_names_the_variable(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WIKIBOT_AUTH_REDIRECT_URI", raising=False)
     monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path))
-    assert main(["serve", "--port", "0"]) == 2
+    assert main(["serve", "--port", "8124"]) == 2
     err = capsys.readouterr().err
     assert "WIKIBOT_AUTH_REDIRECT_URI" in err
     assert "sk_test_not_a_real_key" not in err
