@@ -182,6 +182,11 @@ class ExchangeAuthCode:
         if raw is not None:
             found = repo.find_by_identity(raw)
             if found is not None:
+                recorded = (found.oauth_provider, found.oauth_provider_sub)
+                if not found.disabled and recorded != (raw.provider, raw.subject):
+                    # A link whose user update failed (a crash, a throttle) is
+                    # finished by the next login; the call is idempotent.
+                    found = repo.link_identity(found.user_id, raw)
                 return self._with_alias(found, profile), False
         by_alias = repo.find_by_identity(profile.alias)
         if by_alias is not None:

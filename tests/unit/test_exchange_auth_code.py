@@ -176,6 +176,21 @@ def test_user_found_by_raw_identity_gains_the_alias(login, repo, caplog):
     assert repo.user_count() == 1
 
 
+def test_a_link_whose_user_update_was_lost_is_finished_by_the_next_login(login, repo):
+    first = login(workos_profile(identity_lookup_failed=True))
+    # The identity item was written but the user update was lost (a crash):
+    repo.link_identity(first.user.user_id, Identity("github", "7"))
+    item = repo.raw_item(first.user.user_id)
+    repo.put_raw_item(
+        {**item, "oauth_provider": "workos", "oauth_provider_sub": "user_01ABC"}
+    )
+    profile = workos_profile(identity=Identity("github", "7"))
+    again = login(profile)
+    assert again.user.user_id == first.user.user_id
+    record = again.user.record
+    assert (record.oauth_provider, record.oauth_provider_sub) == ("github", "7")
+
+
 def test_alias_held_by_another_user_is_logged_and_the_raw_identity_wins(
     login, repo, caplog
 ):
