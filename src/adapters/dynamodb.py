@@ -51,6 +51,13 @@ IDENTITY_PREFIX = "IDENTITY#"
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
 MAX_ATTEMPTS = 3
+# The Lambda budget (README "Deployment"): a store call that never gets an
+# answer gives up after 2 x (1 s connect + 1 s read) + at most 25 ms of
+# botocore's standard-mode backoff for a non-throttling error = 4.03 s, inside
+# the authorizer's 5 s budget. A throttled first attempt waits at most 1 s.
+LAMBDA_CONNECT_TIMEOUT = 1.0
+LAMBDA_READ_TIMEOUT = 1.0
+LAMBDA_MAX_ATTEMPTS = 2
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _THROTTLED = frozenset(
@@ -74,12 +81,17 @@ _DENIED = frozenset(
 T = TypeVar("T")
 
 
-def make_dynamodb_client() -> Any:
+def make_dynamodb_client(
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> Any:
     """The process's one DynamoDB client (the container keeps it as a Singleton).
 
     Region and endpoint come from boto3's own configuration
     (``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...). Timeouts: connect
-    2 s, read 3 s; botocore ``standard`` retries, at most 3 attempts.
+    2 s, read 3 s; botocore ``standard`` retries, at most 3 attempts. The Lambda
+    entrypoint passes the tighter ``LAMBDA_*`` budget.
 
     Raises:
         NotConfigured: boto3 has no region.
@@ -89,9 +101,9 @@ def make_dynamodb_client() -> Any:
     from botocore.exceptions import NoRegionError
 
     config = Config(
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
     )
     try:
         return boto3.session.Session().client("dynamodb", config=config)

@@ -18,6 +18,12 @@ from typing import Any
 
 from dependency_injector import providers
 
+from ..adapters.dynamodb import (
+    LAMBDA_CONNECT_TIMEOUT,
+    LAMBDA_MAX_ATTEMPTS,
+    LAMBDA_READ_TIMEOUT,
+    make_dynamodb_client,
+)
 from ..adapters.rs256 import KeyRing, load_public_keys
 from ..domain.errors import (
     AuthError,
@@ -61,8 +67,22 @@ def configure(container: Container | None = None) -> None:
 def get_container() -> Container:
     global _container
     if _container is None:
-        _container = _verify_only(create_container())
+        _container = _lambda_budget(_verify_only(create_container()))
     return _container
+
+
+def _lambda_budget(container: Container) -> Container:
+    """Store calls fit the authorizer's 5 s budget (see ``LAMBDA_*`` in
+    adapters/dynamodb.py): both Lambda functions use the tighter client."""
+    container.dynamodb_client.override(
+        providers.ThreadSafeSingleton(
+            make_dynamodb_client,
+            connect_timeout=LAMBDA_CONNECT_TIMEOUT,
+            read_timeout=LAMBDA_READ_TIMEOUT,
+            max_attempts=LAMBDA_MAX_ATTEMPTS,
+        )
+    )
+    return container
 
 
 def _public_key_ring(path: str) -> KeyRing:
