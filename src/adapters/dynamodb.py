@@ -78,6 +78,8 @@ _DENIED = frozenset(
     }
 )
 
+_REVOKE_ATTEMPTS = 3
+
 T = TypeVar("T")
 
 
@@ -232,18 +234,43 @@ class DynamoDBUserRepository:
         return self._update(user_id, dict(changes))
 
     def set_tokens_valid_after(self, user_id: str, value: int) -> User:
-        try:
-            return self._update(
-                user_id,
-                {"tokens_valid_after": int(value)},
-                extra_condition="(attribute_not_exists(tokens_valid_after) "
-                "OR tokens_valid_after < :tokens_valid_after)",
-            )
-        except _ConditionFailed:
-            user = self.get(user_id)
-            if user is None:
+        value = int(value)
+        for _ in range(_REVOKE_ATTEMPTS):
+            try:
+                return self._update(
+                    user_id,
+                    {"tokens_valid_after": value},
+                    extra_condition="(attribute_not_exists(tokens_valid_after) "
+                    "OR (attribute_type(tokens_valid_after, :number) "
+                    "AND tokens_valid_after < :tokens_valid_after))",
+                    extra_values={":number": {"S": "N"}},
+                )
+            except _ConditionFailed:
+                pass
+            item = self._get(user_key(user_id))
+            if item is None:
                 raise UnknownUser() from None
-            return user  # already at or above ``value``: never lowered
+            stored = item.get("tokens_valid_after")
+            if _is_number(stored):
+                if stored >= value:
+                    return User.from_item(item)  # never lowered
+                continue  # lowered meanwhile (an operator): try again
+            # Not a number (a console edit, a migration): DynamoDB's ``<`` never
+            # holds against it, so replace exactly that value, never lowering
+            # what it means to the domain.
+            try:
+                return self._update(
+                    user_id,
+                    {"tokens_valid_after": max(value, _seconds_or_zero(stored))},
+                    extra_condition="tokens_valid_after = :stored",
+                    extra_values={":stored": self._serialize(stored)},
+                )
+            except _ConditionFailed:
+                continue
+        raise StoreUnavailable(
+            f"DynamoDB table {self.table!r}: could not record a sign-out "
+            "(tokens_valid_after kept changing)"
+        )
 
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         return self._update(user_id, {"disabled": bool(disabled)})
@@ -418,9 +445,11 @@ class DynamoDBUserRepository:
         changes: Mapping[str, Any],
         *,
         extra_condition: str | None = None,
+        extra_values: Mapping[str, Any] | None = None,
     ) -> User:
         names = {f"#{k}": k for k in changes}
         values = {f":{k}": self._serialize(v) for k, v in changes.items()}
+        values.update(extra_values or {})
         condition = "attribute_exists(pk)"
         if extra_condition:
             condition += " AND " + extra_condition
@@ -489,6 +518,21 @@ class DynamoDBUserRepository:
         if isinstance(exc, BotoCoreError):
             return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
         return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _seconds_or_zero(value: Any) -> int:
+    """What a non-numeric stored ``tokens_valid_after`` means to the domain
+    (``User.from_item`` reads a numeric string as a number), else 0."""
+    try:
+        return User.from_item(
+            {"user_id": "u", "tokens_valid_after": value}
+        ).tokens_valid_after
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _identity_of(key: str) -> Identity:

@@ -107,8 +107,9 @@ class InMemoryUserRepository:
     def set_tokens_valid_after(self, user_id: str, value: int) -> User:
         with self._lock:
             item = self._item(user_id)
+            # A value that is not a number (an operator's edit) is replaced.
             item["tokens_valid_after"] = max(
-                int(item.get("tokens_valid_after", 0)), value
+                _seconds_or_zero(item.get("tokens_valid_after", 0)), int(value)
             )
             self.writes.append(("set_tokens_valid_after", user_id))
             return User.from_item(item)
@@ -198,3 +199,13 @@ class ScriptedIdentityProvider:
         if isinstance(outcome, AuthError):
             raise outcome
         return outcome
+
+
+def _seconds_or_zero(value: Any) -> int:
+    """What a stored ``tokens_valid_after`` means to the domain, else 0."""
+    try:
+        return User.from_item(
+            {"user_id": "u", "tokens_valid_after": value}
+        ).tokens_valid_after
+    except (TypeError, ValueError, OverflowError):
+        return 0

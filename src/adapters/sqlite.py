@@ -156,11 +156,16 @@ class SQLiteUserRepository:
 
     def set_tokens_valid_after(self, user_id: str, value: int) -> User:
         with self._writing() as db:
-            db.execute(
-                "UPDATE users SET tokens_valid_after = ? "
-                "WHERE user_id = ? AND tokens_valid_after < ?",
-                (int(value), user_id, int(value)),
-            )
+            row = db.execute(
+                "SELECT tokens_valid_after FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            if row is None:
+                raise UnknownUser()
+            # A value that is not a number (an operator's edit) is replaced:
+            # comparing it in SQL would never let the sign-out happen.
+            stored = _seconds_or_zero(row[0])
+            if stored < int(value):
+                return _update(db, user_id, {"tokens_valid_after": int(value)})
             return _update(db, user_id, {})
 
     def set_disabled(self, user_id: str, disabled: bool) -> User:
@@ -301,6 +306,16 @@ class SQLiteUserRepository:
             f"SQLite store {self.path}: {type(exc).__name__} "
             f"({getattr(exc, 'sqlite_errorname', 'error')})"
         )
+
+
+def _seconds_or_zero(value: Any) -> int:
+    """What a stored ``tokens_valid_after`` means to the domain, else 0."""
+    try:
+        return User.from_item(
+            {"user_id": "u", "tokens_valid_after": value}
+        ).tokens_valid_after
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _owner(db: sqlite3.Connection, identity: Identity) -> str | None:

@@ -258,6 +258,28 @@ def test_tokens_valid_after_never_goes_down(store: Any) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("not-a-number", 1_800_000_000),
+        ("", 1_800_000_000),
+        ("1900000000", 1_900_000_000),  # read as a number: never lowered
+        ("1700000000", 1_800_000_000),
+    ],
+)
+def test_sign_out_overwrites_a_tokens_valid_after_stored_as_a_string(
+    store: Any, stored: str, expected: int
+) -> None:
+    """A console edit or a migration may leave a string: a sign-out must still
+    take effect (DynamoDB's ``<`` never holds between a string and a number)."""
+    store.put_raw_item({**_user().to_item(), "tokens_valid_after": stored})
+    assert store.set_tokens_valid_after("usr_1", 1_800_000_000).tokens_valid_after == (
+        expected
+    )
+    assert store.get("usr_1").tokens_valid_after == expected
+    assert store.raw_item("usr_1")["tokens_valid_after"] == expected
+
+
 def test_set_disabled_round_trips(store: Any) -> None:
     store.create(_user(), [Identity("google", "g-1")])
     assert store.set_disabled("usr_1", True).disabled is True
