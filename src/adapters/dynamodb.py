@@ -251,7 +251,7 @@ class DynamoDBUserRepository:
             if item is None:
                 raise UnknownUser() from None
             stored = item.get("tokens_valid_after")
-            if _is_number(stored):
+            if isinstance(stored, int | float) and not isinstance(stored, bool):
                 if stored >= value:
                     return User.from_item(item)  # never lowered
                 continue  # lowered meanwhile (an operator): try again
@@ -518,10 +518,6 @@ class DynamoDBUserRepository:
         if isinstance(exc, BotoCoreError):
             return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
         return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _seconds_or_zero(value: Any) -> int:
