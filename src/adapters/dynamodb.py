@@ -3,7 +3,12 @@
 Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no sort key:
 
 - ``USER#<user_id>``: the user's attributes (and any an operator added).
-- ``IDENTITY#<provider>#<subject>``: ``user_id``; the identities written by
+- ``IDENTITY#<provider>#<subject>``: ``user_id``. The provider matches
+  ``[a-z0-9_-]{1,64}`` (no ``#``), so the key names one identity. A key that
+  would exceed 1024 UTF-8 bytes (DynamoDB refuses hash keys over 2048) is
+  ``IDENTITY-SHA256#<provider>#<hex SHA-256 of the UTF-8 subject>`` instead
+  (deterministic; the prefix cannot collide with the plain form), and that item
+  also carries ``provider`` and ``subject``. The identities written by
   ``create`` also carry ``pending``: the user item they were created with and
   the identities to claim for it (a recovery note, see below; it stays, since
   it is harmless once the user item exists and removing it would cost a write).
@@ -33,20 +38,30 @@ Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
 changed attributes only: unknown attributes, ``tier``, ``disabled`` and
 ``tokens_valid_after`` survive every login. Reads are consistent; numbers come
 back as ``int``. Library errors become ``StoreUnavailable`` naming the table,
-never credentials. boto3 is imported only when a client is built.
+never credentials; a ``ValidationException`` (a request the service refuses,
+which no retry fixes) becomes ``InternalError``. boto3 is imported only when a
+client is built.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ..domain.errors import NotConfigured, StoreUnavailable, UnknownUser
+from ..domain.errors import (
+    InternalError,
+    NotConfigured,
+    StoreUnavailable,
+    UnknownUser,
+)
 from ..domain.model import Identity, User, link_changes
 
 USER_PREFIX = "USER#"
 IDENTITY_PREFIX = "IDENTITY#"
+DIGEST_IDENTITY_PREFIX = "IDENTITY-SHA256#"
+MAX_PLAIN_KEY_BYTES = 1024
 
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
@@ -120,7 +135,19 @@ def user_key(user_id: str) -> str:
 
 
 def identity_key(identity: Identity) -> str:
-    return IDENTITY_PREFIX + identity.key
+    """``IDENTITY#<provider>#<subject>``, or its digest form when that is long."""
+    plain = IDENTITY_PREFIX + identity.key
+    if len(plain.encode("utf-8", "surrogatepass")) <= MAX_PLAIN_KEY_BYTES:
+        return plain
+    digest = hashlib.sha256(identity.subject.encode("utf-8", "surrogatepass"))
+    return f"{DIGEST_IDENTITY_PREFIX}{identity.provider}#{digest.hexdigest()}"
+
+
+def _identity_fields(identity: Identity) -> dict[str, str]:
+    """What a digest-keyed identity item carries to name its identity."""
+    if identity_key(identity).startswith(DIGEST_IDENTITY_PREFIX):
+        return {"provider": identity.provider, "subject": identity.subject}
+    return {}
 
 
 def _plain(value: Any) -> Any:
@@ -173,13 +200,19 @@ class DynamoDBUserRepository:
         if not identities:
             raise ValueError("a user is created with at least one identity")
         first = identities[0]
+        pending: dict[str, Any] = {
+            "user": {"pk": user_key(user.user_id), **user.to_item()},
+            "identities": [identity_key(i) for i in identities],
+        }
+        named = {identity_key(i): _identity_fields(i) for i in identities}
+        named = {key: fields for key, fields in named.items() if fields}
+        if named:
+            pending["named"] = named
         claim: dict[str, Any] = {
             "pk": identity_key(first),
             "user_id": user.user_id,
-            "pending": {
-                "user": {"pk": user_key(user.user_id), **user.to_item()},
-                "identities": [identity_key(i) for i in identities],
-            },
+            "pending": pending,
+            **_identity_fields(first),
         }
         try:
             self._put_new(claim)
@@ -207,7 +240,7 @@ class DynamoDBUserRepository:
             raise UnknownUser()
         key = identity_key(identity)
         try:
-            self._put_new({"pk": key, "user_id": user_id})
+            self._put_new({"pk": key, "user_id": user_id, **_identity_fields(identity)})
         except _ConditionFailed:
             existing = self._get(key)
             if existing is not None and existing.get("user_id") != user_id:
@@ -361,14 +394,21 @@ class DynamoDBUserRepository:
             return User.from_item(item)
         if "pending" not in claim:
             return None
-        return self._complete(_identity_of(key), claim)
+        return self._complete(_identity_of(key, claim), claim)
 
     def _complete(self, first: Identity, claim: Mapping[str, Any]) -> User | None:
         pending = claim["pending"]
         user_id = str(claim["user_id"])
         for key in pending["identities"][1:]:
             try:
-                self._put_new({"pk": key, "user_id": user_id, "pending": pending})
+                self._put_new(
+                    {
+                        "pk": key,
+                        "user_id": user_id,
+                        "pending": pending,
+                        **pending.get("named", {}).get(key, {}),
+                    }
+                )
                 continue
             except _ConditionFailed:
                 owner = self._get(key)
@@ -481,16 +521,24 @@ class DynamoDBUserRepository:
                 raise _ConditionFailed() from None
             raise self._translate(exc) from exc
 
-    def _translate(self, exc: Exception) -> StoreUnavailable:
+    def _translate(self, exc: Exception) -> StoreUnavailable | InternalError:
         from botocore.exceptions import (
             BotoCoreError,
             ConnectionError,
             NoCredentialsError,
+            ParamValidationError,
             WaiterError,
         )
 
         table = self.table
         code = _error_code(exc)
+        if code == "ValidationException" or isinstance(exc, ParamValidationError):
+            # The request itself is refused: retrying cannot help, and the store
+            # is not down. The service's message (it may quote values) stays out.
+            return InternalError(
+                f"DynamoDB table {table!r} refused a request as invalid "
+                f"({code or type(exc).__name__})"
+            )
         if code == "ResourceNotFoundException":
             return StoreUnavailable(
                 f"DynamoDB table {table!r} does not exist; create it with "
@@ -531,7 +579,9 @@ def _seconds_or_zero(value: Any) -> int:
         return 0
 
 
-def _identity_of(key: str) -> Identity:
+def _identity_of(key: str, claim: Mapping[str, Any]) -> Identity:
+    if key.startswith(DIGEST_IDENTITY_PREFIX):
+        return Identity(str(claim["provider"]), str(claim["subject"]))
     provider, _, subject = key.removeprefix(IDENTITY_PREFIX).partition("#")
     return Identity(provider, subject)
 

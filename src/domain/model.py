@@ -57,11 +57,23 @@ def _whole_seconds(value: Any) -> int:
     return math.floor(number)
 
 
+_PROVIDER_NAME = re.compile(r"[a-z0-9_\-]{1,64}")
+
+
+def _provider_name(
+    instance: object, attribute: attrs.Attribute[str], value: str
+) -> None:
+    # No "#": a store key ``<provider>#<subject>`` names one identity only.
+    if not isinstance(value, str) or not _PROVIDER_NAME.fullmatch(value):
+        raise ValueError(f"{attribute.name} must match [a-z0-9_-]{{1,64}}")
+
+
 @attrs.frozen(order=True)
 class Identity:
-    """One account at one identity provider: ``(provider, subject)``."""
+    """One account at one identity provider: ``(provider, subject)``; the
+    provider name matches ``[a-z0-9_-]{1,64}``."""
 
-    provider: str = attrs.field(validator=_non_empty)
+    provider: str = attrs.field(validator=_provider_name)
     subject: str = attrs.field(validator=_non_empty)
 
     @classmethod

@@ -32,7 +32,12 @@ from wikibot_auth.adapters.dynamodb import (
 )
 from wikibot_auth.adapters.memory import InMemoryUserRepository
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
-from wikibot_auth.domain.errors import StoreUnavailable, UnknownUser, UserDisabled
+from wikibot_auth.domain.errors import (
+    InternalError,
+    StoreUnavailable,
+    UnknownUser,
+    UserDisabled,
+)
 from wikibot_auth.domain.model import Identity, User
 from wikibot_auth.entrypoints.cli import main
 from wikibot_auth.entrypoints.containers import create_container
@@ -326,6 +331,22 @@ def test_odd_values_round_trip_exactly(store: Any) -> None:
     assert not any(isinstance(v, Decimal) for v in raw.values())
 
 
+LONG = Identity("google", "s" * 10_000 + "ü")
+
+
+def test_a_long_subject_round_trips(store: Any) -> None:
+    """DynamoDB refuses hash keys over 2048 bytes: a 10 KB subject gets the
+    digest key, and every store behaves the same."""
+    first = login(store, workos_profile(identity=LONG))
+    assert first.created
+    again = login(store, workos_profile(identity=LONG))
+    assert (again.user.user_id, again.created) == (first.user.user_id, False)
+    assert store.find_by_identity(LONG) == again.user.record
+    near = Identity("google", "s" * 10_000 + "u")
+    assert store.find_by_identity(near) is None
+    assert store.user_count() == 1
+
+
 # -- logins through the real use case, and no clobbering
 
 
@@ -590,6 +611,70 @@ def test_readers_completing_a_crashed_create_at_once_make_one_user_item(
         with ThreadPoolExecutor(8) as pool:
             assert len(set(pool.map(read, range(8)))) == 1
         assert dynamo_store.user_count() == r + 1
+
+
+def test_a_crash_after_a_long_claim_is_completed_by_a_reader(
+    dynamo_store: DynamoDBUserRepository,
+) -> None:
+    pending_id = _crash_login(dynamo_store, 1, identity=LONG)
+    claim = dynamo_store.raw_identity_item(LONG)
+    assert claim["pk"].startswith("IDENTITY-SHA256#google#")
+    assert (claim["provider"], claim["subject"]) == ("google", LONG.subject)
+    found = dynamo_store.find_by_identity(LONG)
+    assert found is not None
+    assert found.user_id == pending_id
+    assert login(dynamo_store, workos_profile(identity=LONG)).user.user_id == pending_id
+    assert dynamo_store.user_count() == 1
+
+
+def test_a_long_secondary_identity_is_claimed_by_the_completing_reader(
+    dynamo_store: DynamoDBUserRepository,
+) -> None:
+    crashing = DynamoDBUserRepository(
+        _CrashAfterPuts(dynamo_store._client, 1), dynamo_store.table
+    )
+    with pytest.raises(SystemExit):
+        crashing.create(_user(), [GOOGLE, LONG])
+    assert dynamo_store.raw_identity_item(LONG) is None
+    assert dynamo_store.find_by_identity(GOOGLE).user_id == "usr_1"
+    claim = dynamo_store.raw_identity_item(LONG)
+    assert (claim["user_id"], claim["subject"]) == ("usr_1", LONG.subject)
+    assert dynamo_store.find_by_identity(LONG).user_id == "usr_1"
+
+
+def test_identity_keys_are_bounded_deterministic_and_distinct() -> None:
+    assert identity_key(GOOGLE) == "IDENTITY#google#1234567890"
+    assert identity_key(Identity("google", "a#b")) == "IDENTITY#google#a#b"
+    keys = {identity_key(Identity("google", c * 3000)) for c in "abc"}
+    assert len(keys) == 3
+    for key in keys:
+        assert len(key.encode()) <= 1024
+        assert key.startswith("IDENTITY-SHA256#google#")
+    long = Identity("github", "é" * 600)  # 1200 bytes, 600 characters
+    assert identity_key(long) == identity_key(Identity("github", "é" * 600))
+    assert identity_key(long).startswith("IDENTITY-SHA256#github#")
+    edge = Identity("x", "y" * (1024 - len("IDENTITY#x#")))
+    assert identity_key(edge) == "IDENTITY#" + edge.key
+
+
+def test_a_validation_exception_is_an_internal_error_not_a_retryable_503(
+    aws_env: None,
+) -> None:
+    client = make_dynamodb_client()
+    repo = DynamoDBUserRepository(client, "users-t")
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "get_item",
+            service_error_code="ValidationException",
+            service_message="secret=testing-secret-do-not-log",
+            http_status_code=400,
+        )
+        with pytest.raises(InternalError) as info:
+            repo.get("usr_1")
+    assert not isinstance(info.value, StoreUnavailable)
+    assert "'users-t'" in info.value.message
+    assert "ValidationException" in info.value.message
+    assert "testing" not in info.value.message
 
 
 def test_a_raw_claim_yields_to_an_alias_only_user_created_meanwhile(

@@ -77,3 +77,16 @@ def test_user_round_trips_through_an_item_with_decimals() -> None:
 )
 def test_code_verifier_rules(verifier: str | None, valid: bool) -> None:
     assert is_valid_code_verifier(verifier) is valid
+
+
+@pytest.mark.parametrize("provider", ["a#b", "Google", "go ogle", "x" * 65, "ü", ""])
+def test_identity_provider_names_are_unambiguous_store_keys(provider: str) -> None:
+    """``Identity("a#b", "c")`` and ``Identity("a", "b#c")`` would share the key
+    ``a#b#c``: provider names are ``[a-z0-9_-]{1,64}``."""
+    with pytest.raises(ValueError, match=r"\[a-z0-9_-\]"):
+        Identity(provider, "c")
+
+
+@pytest.mark.parametrize("provider", ["local", "workos", "google", "x" * 64, "a-b_9"])
+def test_identity_provider_names_we_use_are_valid(provider: str) -> None:
+    assert Identity(provider, "b#c").key == f"{provider}#b#c"
