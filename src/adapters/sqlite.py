@@ -10,7 +10,9 @@ first use inside a write transaction so that racing processes create it once:
   primary key is what makes one identity map to one user.
 
 Concurrency: one connection per thread (``threading.local``; sqlite3
-connections must not be shared between threads mid-transaction), WAL journal
+connections must not be shared between threads mid-transaction), closed when
+its thread ends (a ``weakref.finalize`` on the thread's holder) or by
+``close()``, so short-lived threads leave no open files behind; WAL journal
 (readers never block the writer), a busy timeout, and every write in a
 ``BEGIN IMMEDIATE`` transaction, which takes the database's write lock up
 front: two writers in different threads or processes are serialized by SQLite
@@ -21,22 +23,29 @@ its identities is one transaction, so there is no crash window to recover.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..domain.errors import StoreUnavailable, UnknownUser
+from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
 from ..domain.model import Identity, User, link_changes
 
 SCHEMA_VERSION = 1
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 BUSY_TIMEOUT_S = 10.0
+
+# A forked child's copies of its parent's connections. SQLite advises against
+# closing (or using) a connection inherited across fork(): the child keeps them
+# referenced here, so garbage collection never closes them either.
+_INHERITED: list[sqlite3.Connection] = []
 
 # The columns of schema version 1 (one per attribute ``User`` knows).
 _COLUMNS = (
@@ -88,7 +97,9 @@ class SQLiteUserRepository:
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        # One finalizer per open connection (closing it), by holder number.
+        self._finalizers: dict[int, weakref.finalize[Any, Any]] = {}
+        self._numbers = itertools.count()
         self._schema_ready = False
         self._pid = os.getpid()
 
@@ -200,33 +211,74 @@ class SQLiteUserRepository:
     def close(self) -> None:
         """Close every connection this repository opened (in any thread)."""
         with self._lock:
-            connections, self._connections = self._connections, []
+            finalizers = list(self._finalizers.values())
+            self._finalizers.clear()
             self._local = threading.local()
-        for connection in connections:
-            connection.close()
+        for finalizer in finalizers:
+            finalizer()
+
+    def open_connections(self) -> int:
+        """How many connections are open (tests: threads must not leak them)."""
+        with self._lock:
+            return len(self._finalizers)
 
     # -- internals
 
+    def _after_fork(self) -> None:
+        # A forked child (e.g. a server worker) must neither use nor close its
+        # parent's connections: keep them referenced (see ``_INHERITED``) and
+        # open its own. The lock may have been held by another parent thread.
+        self._lock = threading.Lock()
+        for finalizer in self._finalizers.values():
+            detached = finalizer.detach()
+            if detached is not None:
+                _INHERITED.append(detached[2][0])
+        self._finalizers = {}
+        self._local = threading.local()
+        self._pid = os.getpid()
+
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
-            # A forked child (e.g. a server worker) must not use its parent's
-            # connections: forget them without closing, and open its own.
-            with self._lock:
-                self._pid = os.getpid()
-                self._connections = []
-                self._local = threading.local()
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is not None:
-            return db
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._after_fork()
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is not None:
+            return holder.db
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"SQLite store {self.path}: cannot create its directory "
+                f"({type(exc).__name__})"
+            ) from exc
         db = sqlite3.connect(
             self.path,
             timeout=self._busy_timeout,
             isolation_level=None,  # we BEGIN and COMMIT ourselves
-            check_same_thread=False,  # only close() crosses threads
+            check_same_thread=False,  # close() and thread-end cross threads
         )
+        try:
+            self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        holder = _Holder(db)
+        number = next(self._numbers)
+        finalizer = weakref.finalize(
+            holder, _close_connection, db, self._finalizers, number
+        )
+        finalizer.atexit = False
         with self._lock:
-            self._connections.append(db)
+            self._finalizers[number] = finalizer
+        self._local.holder = holder  # dropped, and so closed, when the thread ends
+        return db
+
+    def _forget_connection(self) -> None:
+        """Close this thread's connection: its state is unknown."""
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        self._local.holder = None
+        del holder  # the finalizer closes the connection
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
         # Switching a new file to WAL needs an exclusive lock and SQLite answers
@@ -237,8 +289,6 @@ class SQLiteUserRepository:
         if not self._schema_ready:
             self._retry_busy(lambda: self._migrate(db))
             self._schema_ready = True
-        self._local.db = db
-        return db
 
     def _retry_busy(self, step: Callable[[], object]) -> None:
         deadline = time.monotonic() + self._busy_timeout
@@ -274,7 +324,8 @@ class SQLiteUserRepository:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")  # on failure the new connection is closed
             raise
 
     @contextmanager
@@ -283,6 +334,8 @@ class SQLiteUserRepository:
             yield self._connection()
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
+        except UnicodeEncodeError as exc:
+            raise self._unstorable(exc) from exc
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -295,10 +348,17 @@ class SQLiteUserRepository:
             yield db
             db.execute("COMMIT")
         except BaseException as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            try:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            except sqlite3.Error:
+                # SQLite rolls back when a connection closes: close this one,
+                # and answer for the first failure.
+                self._forget_connection()
             if isinstance(exc, sqlite3.Error):
                 raise self._translate(exc) from exc
+            if isinstance(exc, UnicodeEncodeError):
+                raise self._unstorable(exc) from exc
             raise
 
     def _translate(self, exc: sqlite3.Error) -> StoreUnavailable:
@@ -306,6 +366,34 @@ class SQLiteUserRepository:
             f"SQLite store {self.path}: {type(exc).__name__} "
             f"({getattr(exc, 'sqlite_errorname', 'error')})"
         )
+
+    def _unstorable(self, exc: UnicodeEncodeError) -> InternalError:
+        # Text SQLite cannot hold (a lone surrogate): no retry helps, and the
+        # store is not down. The value itself stays out of the message.
+        return InternalError(
+            f"SQLite store {self.path}: a value is not valid UTF-8 ({exc.reason})"
+        )
+
+
+class _Holder:
+    """A thread's connection; when the thread ends its finalizer closes it."""
+
+    __slots__ = ("__weakref__", "db")
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+
+def _close_connection(
+    db: sqlite3.Connection,
+    finalizers: dict[int, weakref.finalize[Any, Any]],
+    number: int,
+) -> None:
+    finalizers.pop(number, None)
+    try:
+        db.close()
+    except sqlite3.Error:  # pragma: no cover - closing never fails in practice
+        pass
 
 
 def _seconds_or_zero(value: Any) -> int:

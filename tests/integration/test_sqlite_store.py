@@ -1,0 +1,189 @@
+"""SQLite store specifics: connections of ended threads, and every failure
+answered as a domain error (never a raw OSError/sqlite3/Unicode error)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wikibot_auth.adapters import sqlite as sqlite_module
+from wikibot_auth.adapters.sqlite import SQLiteUserRepository
+from wikibot_auth.domain.errors import InternalError, StoreUnavailable, UnknownUser
+from wikibot_auth.domain.model import Identity, User
+
+GOOGLE = Identity("google", "g-1")
+
+
+def _user(user_id: str = "usr_1", **changes: Any) -> User:
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "email": "ada@example.com",
+        "display_name": "Ada Lovelace",
+        "oauth_provider": "google",
+        "oauth_provider_sub": "g-1",
+    }
+    values.update(changes)
+    return User(**values)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_short_lived_threads_leave_no_connection_open(tmp_path: Path) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    repo.create(_user(), [GOOGLE])
+    fds = _open_fds()
+    errors: list[BaseException] = []
+
+    def use() -> None:
+        try:
+            assert repo.get("usr_1") is not None
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    for _ in range(200):
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+    assert errors == []
+    assert repo.open_connections() == 1  # this thread's
+    assert _open_fds() <= fds + 2  # was +400 (2 per thread: db and WAL)
+    repo.close()
+    assert repo.open_connections() == 0
+
+
+def test_close_closes_the_connections_of_live_threads(tmp_path: Path) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    opened, release = threading.Barrier(5), threading.Event()
+
+    def hold() -> None:
+        repo.user_count()
+        opened.wait()
+        release.wait(10)
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    opened.wait()
+    assert repo.open_connections() == 4
+    repo.close()
+    assert repo.open_connections() == 0
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert repo.user_count() == 0  # a new connection after close()
+    repo.close()
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "in-proc"])
+def test_an_unusable_directory_is_store_unavailable_naming_the_path(
+    tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    path = {
+        "under-a-file": tmp_path / "afile" / "sub" / "users.db",
+        "in-proc": Path("/proc/no-such-dir/users.db"),
+    }[where]
+    repo = SQLiteUserRepository(path)
+    with pytest.raises(StoreUnavailable) as info:
+        repo.get("usr_1")
+    assert str(path) in info.value.message
+    assert isinstance(info.value.__cause__, OSError)
+    with pytest.raises(StoreUnavailable):
+        repo.create(_user(), [GOOGLE])
+
+
+def test_a_directory_as_the_file_is_store_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match=str(tmp_path)):
+        SQLiteUserRepository(tmp_path).get("usr_1")
+
+
+def test_a_lone_surrogate_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    with pytest.raises(InternalError) as info:
+        repo.create(_user(display_name="x\ud800"), [GOOGLE])
+    assert "\ud800" not in info.value.message
+    assert repo.user_count() == 0
+    assert repo.identity_count() == 0
+    with pytest.raises(InternalError):
+        repo.find_by_identity(Identity("google", "\udfff"))
+    repo.create(_user(), [GOOGLE])
+    with pytest.raises(InternalError):
+        repo.update_profile("usr_1", {"email": "\ud800@example.com"})
+    assert repo.get("usr_1") == _user()
+    repo.close()
+
+
+class _BrokenConnection:
+    """A connection whose identity insert and ROLLBACK both fail (a disk I/O
+    error mid-transaction)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "ROLLBACK":
+            raise sqlite3.OperationalError("cannot rollback")
+        return self.db.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+class _FailingRollbackRepository(SQLiteUserRepository):
+    def _connection(self) -> Any:
+        return _BrokenConnection(super()._connection())
+
+
+def test_a_failing_rollback_is_store_unavailable_and_drops_the_connection(
+    tmp_path: Path,
+) -> None:
+    broken = _FailingRollbackRepository(tmp_path / "users.db")
+    with pytest.raises(StoreUnavailable, match="OperationalError"):
+        broken.create(_user(), [GOOGLE])
+    assert broken.open_connections() == 0  # closed: SQLite rolled it back
+    with pytest.raises(UnknownUser):  # a domain error survives a failing rollback
+        broken.update_profile("usr_ghost", {"email": "x@example.com"})
+    broken.close()
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    assert (repo.user_count(), repo.identity_count()) == (0, 0)
+    repo.close()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+def test_a_forked_child_keeps_its_parents_connections_referenced(
+    tmp_path: Path,
+) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    repo.create(_user("usr_parent"), [Identity("google", "parent")])
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def child() -> None:
+        inherited = len(sqlite_module._INHERITED)
+        created = repo.create(_user("usr_child"), [Identity("google", "child")])
+        results.put(
+            (
+                len(sqlite_module._INHERITED) - inherited,
+                created[1],
+                repo.open_connections(),
+            )
+        )
+
+    process = context.Process(target=child)
+    process.start()
+    assert results.get(timeout=30) == (1, True, 1)
+    process.join(timeout=30)
+    assert repo.open_connections() == 1
+    assert repo.user_count() == 2
+    repo.close()
