@@ -22,6 +22,7 @@ ENVIRONMENTS = ("development", "production")
 IDPS = ("workos", "local", "none")
 AUTHORIZER_RESPONSES = ("simple", "iam")
 STORE_KINDS = ("sqlite", "dynamodb", "memory")
+SQLITE_PREFIX = "sqlite:///"
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -187,8 +188,11 @@ class Settings:
         if parts.scheme == "dynamodb":
             return parts.netloc or parts.path.lstrip("/")
         if parts.scheme == "sqlite":
-            # sqlite:///relative/users.db, sqlite:////absolute/users.db
-            return parts.path[1:] if parts.path.startswith("/") else parts.path
+            # sqlite:///relative/users.db, sqlite:////absolute/users.db: the
+            # literal rest of the URL ("#" and "?" are path characters here).
+            if self.user_store[: len(SQLITE_PREFIX)].lower() != SQLITE_PREFIX:
+                return ""
+            return self.user_store[len(SQLITE_PREFIX) :]
         return parts.path
 
     def check(self) -> None:
@@ -207,6 +211,11 @@ class Settings:
         if self.store_kind not in STORE_KINDS:
             raise NotConfigured(
                 f"{PREFIX}USER_STORE must be sqlite:///PATH, dynamodb://TABLE or memory://"
+            )
+        if self.store_kind == "sqlite" and not self.store_location:
+            raise NotConfigured(
+                f"{PREFIX}USER_STORE must be sqlite:///relative/path or "
+                "sqlite:////absolute/path (no host)"
             )
         if self.store_kind == "dynamodb" and not self.store_location:
             raise NotConfigured(f"{PREFIX}USER_STORE needs a table: dynamodb://TABLE")

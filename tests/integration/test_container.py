@@ -170,3 +170,31 @@ def test_concurrent_first_use_builds_each_singleton_once(tmp_path):
         thread.join()
     assert len(seen) == 16
     assert len(set(seen)) == 1
+
+
+@pytest.mark.parametrize(
+    ("environ", "location"),
+    [
+        ({"WIKIBOT_AUTH_DATA_DIR": "/srv/run#2"}, "/srv/run#2/users.db"),
+        ({"WIKIBOT_AUTH_DATA_DIR": "/srv/a?b=1"}, "/srv/a?b=1/users.db"),
+        ({"WIKIBOT_AUTH_USER_STORE": "sqlite:///rel#1/u?.db"}, "rel#1/u?.db"),
+        ({"WIKIBOT_AUTH_USER_STORE": "sqlite:////abs/x%20y.db"}, "/abs/x%20y.db"),
+        ({"WIKIBOT_AUTH_USER_STORE": "SQLite:///Rel/U.db"}, "Rel/U.db"),
+    ],
+)
+def test_sqlite_paths_are_taken_literally(environ, location):
+    """``#`` and ``?`` are path characters in a file name, not URL parts."""
+    from wikibot_auth.entrypoints.settings import Settings
+
+    assert Settings.from_env(environ).store_location == location
+
+
+@pytest.mark.parametrize(
+    "store", ["sqlite://host/users.db", "sqlite:///", "sqlite:users.db", "sqlite://"]
+)
+def test_sqlite_urls_with_a_host_or_no_path_are_refused(store):
+    from wikibot_auth.domain.errors import NotConfigured
+    from wikibot_auth.entrypoints.settings import Settings
+
+    with pytest.raises(NotConfigured, match="sqlite:///relative/path"):
+        Settings.from_env({"WIKIBOT_AUTH_USER_STORE": store})
