@@ -31,7 +31,7 @@ from pathlib import Path
 
 from benchmarks.bench_tokens import profile
 from benchmarks.harness import Bench
-from tests.integration.dynalite import free_port
+from tests.integration.dynalite import free_port, stop
 from wikibot_auth.adapters.rs256 import (
     KeyRing,
     RS256TokenSigner,
@@ -85,12 +85,7 @@ def uvicorn(factory: str, env: dict[str, str]) -> Iterator[int]:
                 time.sleep(0.1)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def load(port: int, headers: list[str]) -> dict[str, float]:

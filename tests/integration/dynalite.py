@@ -28,6 +28,16 @@ class DynaliteMissing(RuntimeError):
     pass
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, and kill it if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,12 +100,7 @@ def run_dynalite(binary: Path = DYNALITE) -> Iterator[str]:
             time.sleep(0.05)
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         if process.stderr:
             process.stderr.close()
 
