@@ -167,27 +167,19 @@ class AuthMiddleware:
         return required(scope) if callable(required) else bool(required)
 
     async def _user(self, scope: Scope) -> AuthenticatedUser | None:
-        headers = scope_headers(scope)
-        allowed: frozenset[str] = frozenset()
-        if self.allowed_origin is not None:
-            allowed = frozenset({self.allowed_origin})
-        elif self.cookie_auth:
-            allowed = request_origins(scope, headers)
-        method = scope.get("method", "GET") if scope["type"] == "http" else None
         claims: TokenClaims
         try:
-            credentials = read_credentials(
-                headers,
-                method=method,
-                cookie_auth=self.cookie_auth,
-                allowed_origins=allowed,
-            )
-            if credentials is None:
-                raise MissingToken()
-            if credentials.cookie_token is not None:
-                claims = self.authenticate.verify_token(credentials.cookie_token)
+            # The common case first: exactly one Authorization header (ASGI
+            # servers lower-case header names), without decoding every header.
+            authorization = [
+                value
+                for name, value in scope.get("headers", ())
+                if name == b"authorization"
+            ]
+            if len(authorization) == 1:
+                claims = self.authenticate.verify(authorization[0].decode("latin-1"))
             else:
-                claims = self.authenticate.verify(credentials.header)
+                claims = self._other_credentials(scope)
         except MissingToken:
             if self._is_required(scope):
                 raise
@@ -196,6 +188,25 @@ class AuthMiddleware:
         if user is None:
             user = await asyncio.to_thread(self.authenticate.user_for, claims)
         return user
+
+    def _other_credentials(self, scope: Scope) -> TokenClaims:
+        headers = scope_headers(scope)
+        allowed: frozenset[str] = frozenset()
+        if self.allowed_origin is not None:
+            allowed = frozenset({self.allowed_origin})
+        elif self.cookie_auth:
+            allowed = request_origins(scope, headers)
+        credentials = read_credentials(
+            headers,
+            method=scope.get("method", "GET") if scope["type"] == "http" else None,
+            cookie_auth=self.cookie_auth,
+            allowed_origins=allowed,
+        )
+        if credentials is None:
+            raise MissingToken()
+        if credentials.cookie_token is not None:
+            return self.authenticate.verify_token(credentials.cookie_token)
+        return self.authenticate.verify(credentials.header)
 
 
 def create_app(container: Container | None = None) -> Any:
