@@ -90,7 +90,10 @@ def request_origins(scope: Scope, headers: Headers) -> frozenset[str]:
         return frozenset()
     scheme = str(scope.get("scheme", "http"))
     scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
-    return frozenset(origin_of(f"{s}://{hosts[0]}") for s in (scheme, "https"))
+    try:
+        return frozenset(origin_of(f"{s}://{hosts[0]}") for s in (scheme, "https"))
+    except ValueError:  # a malformed Host (bad port, unclosed bracket) names no origin
+        return frozenset()
 
 
 async def send_error(scope: Scope, send: Send, error: AuthError) -> None:
@@ -174,7 +177,7 @@ class AuthMiddleware:
             authorization = [
                 value
                 for name, value in scope.get("headers", ())
-                if name == b"authorization"
+                if name.lower() == b"authorization"
             ]
             if len(authorization) == 1:
                 claims = self.authenticate.verify(authorization[0].decode("latin-1"))

@@ -318,3 +318,38 @@ def test_serve_in_production_without_a_redirect_uri_names_the_variable(
     err = capsys.readouterr().err
     assert "WIKIBOT_AUTH_REDIRECT_URI" in err
     assert "sk_test_not_a_real_key" not in err
+
+
+@pytest.mark.parametrize("host", [b"app.example:abc", b"app.example:99999", b"[::1"])
+async def test_a_malformed_host_is_no_origin_and_never_a_500(proxied, host):
+    container, token = proxied
+    anonymous = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "headers": [(b"host", host)],
+    }
+    sent, user = await run_middleware(container, anonymous)
+    assert (sent, user) == ([], "")  # an anonymous request reaches the app
+    cookie_post = scope_of(
+        "http", token, (b"origin", b"http://app.example"), method="POST"
+    )
+    cookie_post["headers"][0] = (b"host", host)
+    sent, user = await run_middleware(container, cookie_post)
+    assert user is None
+    assert sent[0]["status"] == 403  # csrf_rejected, not internal_error
+
+
+async def test_authorization_headers_count_whatever_their_name_case(proxied):
+    container, token = proxied
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "headers": [
+            (b"Authorization", b"Bearer not-a-token"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+    }
+    sent, user = await run_middleware(container, scope)
+    assert user is None
+    assert sent[0]["status"] == 400  # two Authorization headers: invalid_request
