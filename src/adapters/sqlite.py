@@ -100,6 +100,10 @@ class SQLiteUserRepository:
         # One finalizer per open connection (closing it), by holder number.
         self._finalizers: dict[int, weakref.finalize[Any, Any]] = {}
         self._numbers = itertools.count()
+        # Bumped by close(): a thread whose connection is older closes it itself
+        # at its next use (closing a connection another thread may be using
+        # would crash the process).
+        self._generation = 0
         self._schema_ready = False
         self._pid = os.getpid()
 
@@ -209,13 +213,12 @@ class SQLiteUserRepository:
         return int(count)
 
     def close(self) -> None:
-        """Close every connection this repository opened (in any thread)."""
+        """Close this thread's connection and retire every other thread's: each
+        is closed by its own thread at its next use, or when that thread ends.
+        (SQLite must not close a connection while another thread uses it.)"""
         with self._lock:
-            finalizers = list(self._finalizers.values())
-            self._finalizers.clear()
-            self._local = threading.local()
-        for finalizer in finalizers:
-            finalizer()
+            self._generation += 1
+        self._forget_connection()
 
     def open_connections(self) -> int:
         """How many connections are open (tests: threads must not leak them)."""
@@ -242,7 +245,9 @@ class SQLiteUserRepository:
             self._after_fork()
         holder: _Holder | None = getattr(self._local, "holder", None)
         if holder is not None:
-            return holder.db
+            if holder.generation == self._generation:
+                return holder.db
+            self._forget_connection()  # retired by close()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -261,7 +266,7 @@ class SQLiteUserRepository:
         except BaseException:
             db.close()
             raise
-        holder = _Holder(db)
+        holder = _Holder(db, self._generation)
         number = next(self._numbers)
         finalizer = weakref.finalize(
             holder, _close_connection, db, self._finalizers, number
@@ -378,10 +383,11 @@ class SQLiteUserRepository:
 class _Holder:
     """A thread's connection; when the thread ends its finalizer closes it."""
 
-    __slots__ = ("__weakref__", "db")
+    __slots__ = ("__weakref__", "db", "generation")
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, generation: int) -> None:
         self.db = db
+        self.generation = generation
 
 
 def _close_connection(

@@ -59,7 +59,9 @@ def test_short_lived_threads_leave_no_connection_open(tmp_path: Path) -> None:
     assert repo.open_connections() == 0
 
 
-def test_close_closes_the_connections_of_live_threads(tmp_path: Path) -> None:
+def test_close_retires_live_threads_connections_without_touching_them(
+    tmp_path: Path,
+) -> None:
     repo = SQLiteUserRepository(tmp_path / "users.db")
     opened, release = threading.Barrier(5), threading.Event()
 
@@ -73,13 +75,82 @@ def test_close_closes_the_connections_of_live_threads(tmp_path: Path) -> None:
         thread.start()
     opened.wait()
     assert repo.open_connections() == 4
-    repo.close()
-    assert repo.open_connections() == 0
+    repo.close()  # they may be mid-statement: each closes its own later
+    assert repo.open_connections() == 4
     release.set()
     for thread in threads:
         thread.join()
+    assert repo.open_connections() == 0  # closed as their threads ended
     assert repo.user_count() == 0  # a new connection after close()
     repo.close()
+
+
+def test_a_retired_connection_is_replaced_at_the_next_use(tmp_path: Path) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    repo.user_count()
+    worker_count: list[int] = []
+    started, retired = threading.Event(), threading.Event()
+
+    def work() -> None:
+        repo.user_count()
+        started.set()
+        retired.wait(10)
+        worker_count.append(repo.user_count())  # a fresh connection, not a crash
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    started.wait(10)
+    repo.close()
+    retired.set()
+    thread.join()
+    assert worker_count == [0]
+    repo.close()
+
+
+CLOSE_WHILE_IN_USE = """
+import sys, threading
+from wikibot_auth.adapters.sqlite import SQLiteUserRepository
+from wikibot_auth.domain.model import Identity, User
+
+repo = SQLiteUserRepository(sys.argv[1])
+stop = threading.Event()
+
+def work(n):
+    i = 0
+    while not stop.is_set():
+        i += 1
+        user = User(f"usr_{n}_{i}", "a@b.c", "A", "google", f"{n}-{i}")
+        repo.create(user, [Identity("google", f"{n}-{i}")])
+        repo.find_by_identity(Identity("google", f"{n}-{i}"))
+        repo.set_tokens_valid_after(user.user_id, i)
+
+threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+for t in threads:
+    t.start()
+for _ in range(300):
+    repo.close()
+    stop.wait(0.002)
+stop.set()
+for t in threads:
+    t.join()
+print("ok")
+"""
+
+
+def test_close_while_other_threads_write_does_not_crash_the_process(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", CLOSE_WHILE_IN_USE, str(tmp_path / "users.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout.strip()) == (0, "ok"), proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("where", ["under-a-file", "in-proc"])
