@@ -56,7 +56,7 @@ from ..domain.errors import (
     StoreUnavailable,
     UnknownUser,
 )
-from ..domain.model import Identity, User, link_changes
+from ..domain.model import Identity, User, link_changes, seconds_or_zero
 
 USER_PREFIX = "USER#"
 IDENTITY_PREFIX = "IDENTITY#"
@@ -294,7 +294,7 @@ class DynamoDBUserRepository:
             try:
                 return self._update(
                     user_id,
-                    {"tokens_valid_after": max(value, _seconds_or_zero(stored))},
+                    {"tokens_valid_after": max(value, seconds_or_zero(stored))},
                     extra_condition="tokens_valid_after = :stored",
                     extra_values={":stored": self._serialize(stored)},
                 )
@@ -566,17 +566,6 @@ class DynamoDBUserRepository:
         if isinstance(exc, BotoCoreError):
             return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
         return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
-
-
-def _seconds_or_zero(value: Any) -> int:
-    """What a non-numeric stored ``tokens_valid_after`` means to the domain
-    (``User.from_item`` reads a numeric string as a number), else 0."""
-    try:
-        return User.from_item(
-            {"user_id": "u", "tokens_valid_after": value}
-        ).tokens_valid_after
-    except (TypeError, ValueError, OverflowError):
-        return 0
 
 
 def _identity_of(key: str, claim: Mapping[str, Any]) -> Identity:

@@ -14,7 +14,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..domain.errors import AuthError, LoginFailed, UnknownUser
-from ..domain.model import Identity, IdentityProfile, User, link_changes
+from ..domain.model import (
+    Identity,
+    IdentityProfile,
+    User,
+    link_changes,
+    seconds_or_zero,
+)
 from ..domain.pkce import verifier_matches
 
 
@@ -109,7 +115,7 @@ class InMemoryUserRepository:
             item = self._item(user_id)
             # A value that is not a number (an operator's edit) is replaced.
             item["tokens_valid_after"] = max(
-                _seconds_or_zero(item.get("tokens_valid_after", 0)), int(value)
+                seconds_or_zero(item.get("tokens_valid_after", 0)), int(value)
             )
             self.writes.append(("set_tokens_valid_after", user_id))
             return User.from_item(item)
@@ -199,13 +205,3 @@ class ScriptedIdentityProvider:
         if isinstance(outcome, AuthError):
             raise outcome
         return outcome
-
-
-def _seconds_or_zero(value: Any) -> int:
-    """What a stored ``tokens_valid_after`` means to the domain, else 0."""
-    try:
-        return User.from_item(
-            {"user_id": "u", "tokens_valid_after": value}
-        ).tokens_valid_after
-    except (TypeError, ValueError, OverflowError):
-        return 0

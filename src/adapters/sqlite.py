@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
-from ..domain.model import Identity, User, link_changes
+from ..domain.model import Identity, User, link_changes, seconds_or_zero
 
 SCHEMA_VERSION = 1
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -178,7 +178,7 @@ class SQLiteUserRepository:
                 raise UnknownUser()
             # A value that is not a number (an operator's edit) is replaced:
             # comparing it in SQL would never let the sign-out happen.
-            stored = _seconds_or_zero(row[0])
+            stored = seconds_or_zero(row[0])
             if stored < int(value):
                 return _update(db, user_id, {"tokens_valid_after": int(value)})
             return _update(db, user_id, {})
@@ -400,16 +400,6 @@ def _close_connection(
         db.close()
     except sqlite3.Error:  # pragma: no cover - closing never fails in practice
         pass
-
-
-def _seconds_or_zero(value: Any) -> int:
-    """What a stored ``tokens_valid_after`` means to the domain, else 0."""
-    try:
-        return User.from_item(
-            {"user_id": "u", "tokens_valid_after": value}
-        ).tokens_valid_after
-    except (TypeError, ValueError, OverflowError):
-        return 0
 
 
 def _owner(db: sqlite3.Connection, identity: Identity) -> str | None:

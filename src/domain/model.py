@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from .errors import InternalError
+
 LOCAL_PROVIDER = "local"
 WORKOS_PROVIDER = "workos"
 DEFAULT_TIER = "free"
@@ -66,6 +68,15 @@ def _provider_name(
     # No "#": a store key ``<provider>#<subject>`` names one identity only.
     if not isinstance(value, str) or not _PROVIDER_NAME.fullmatch(value):
         raise ValueError(f"{attribute.name} must match [a-z0-9_-]{{1,64}}")
+
+
+def seconds_or_zero(value: Any) -> int:
+    """A stored timestamp in whole seconds, or 0 when it is not a number (an
+    operator's edit gone wrong): what a store overwrites it from."""
+    try:
+        return _whole_seconds(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 @attrs.frozen(order=True)
@@ -186,7 +197,21 @@ class User:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> User:
-        """Build from a stored record; unknown attributes are ignored."""
+        """Build from a stored record; unknown attributes are ignored.
+
+        Raises:
+            InternalError: a stored timestamp is not a number (a hand edit gone
+                wrong): the record is refused rather than guessed at.
+        """
+        try:
+            return cls._from_item(item)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InternalError(
+                f"stored user record is unreadable ({type(exc).__name__})"
+            ) from None
+
+    @classmethod
+    def _from_item(cls, item: Mapping[str, Any]) -> User:
         workos_user_id = item.get("workos_user_id")
         return cls(
             user_id=str(item["user_id"]),

@@ -12,6 +12,7 @@ import attrs
 from .bearer import parse_authorization_header
 from .errors import (
     AuthError,
+    InternalError,
     InvalidCallback,
     NotConfigured,
     TokenRevoked,
@@ -270,10 +271,17 @@ class SignOutEverywhere:
     clock: Clock
 
     def __call__(self, user_id: str) -> User:
-        current = self.user_repository.get(user_id)
-        if current is None:
-            raise UnknownUser()
-        valid_after = max(math.floor(self.clock.now()), current.tokens_valid_after) + 1
+        now = math.floor(self.clock.now())
+        try:
+            current = self.user_repository.get(user_id)
+        except InternalError:
+            # An unreadable record (a non-numeric tokens_valid_after): the store
+            # overwrites such a value, which is how a sign-out repairs it.
+            valid_after = now + 1
+        else:
+            if current is None:
+                raise UnknownUser()
+            valid_after = max(now, current.tokens_valid_after) + 1
         user = self.user_repository.set_tokens_valid_after(user_id, valid_after)
         logger.info("signed out everywhere: user_id=%s", user_id)
         return user
@@ -292,9 +300,11 @@ class SetUserDisabled:
     clock: Clock
 
     def __call__(self, user_id: str, disabled: bool) -> User:
-        user = self.user_repository.set_disabled(user_id, disabled)
         if disabled:
-            user = SignOutEverywhere(self.user_repository, self.clock)(user_id)
+            # Sign-out first: it also repairs an unreadable tokens_valid_after,
+            # which would make the record (and so set_disabled's answer) fail.
+            SignOutEverywhere(self.user_repository, self.clock)(user_id)
+        user = self.user_repository.set_disabled(user_id, disabled)
         logger.info(
             "user %s: user_id=%s", "disabled" if disabled else "enabled", user_id
         )

@@ -67,3 +67,30 @@ def test_sign_out_leaves_other_users_alone(login, authenticate, sign_out):
     bob = login(workos_profile("user_02", "bob@example.com", identity=None))
     sign_out(ada.user.user_id)
     assert authenticate(f"Bearer {bob.token}").email == "bob@example.com"
+
+
+def test_an_unreadable_tokens_valid_after_is_refused_then_repaired_by_sign_out(
+    login, authenticate, sign_out, repo, clock
+):
+    from wikibot_auth.domain.errors import InternalError
+
+    result = login(workos_profile())
+    item = repo.raw_item(result.user.user_id)
+    repo.put_raw_item({**item, "tokens_valid_after": "abc"})  # a hand edit gone wrong
+    with pytest.raises(InternalError):  # refused, never guessed at
+        authenticate(f"Bearer {result.token}")
+    clock.set(NOW + 5)
+    assert sign_out(result.user.user_id).tokens_valid_after == int(NOW) + 6
+    with pytest.raises(TokenRevoked):
+        authenticate(f"Bearer {result.token}")
+
+
+def test_disabling_a_user_with_an_unreadable_record_works(login, repo, clock):
+    from wikibot_auth.domain.use_cases import SetUserDisabled
+
+    result = login(workos_profile())
+    item = repo.raw_item(result.user.user_id)
+    repo.put_raw_item({**item, "tokens_valid_after": ["not", "a", "number"]})
+    user = SetUserDisabled(repo, clock)(result.user.user_id, True)
+    assert user.disabled
+    assert user.tokens_valid_after == int(NOW) + 1
