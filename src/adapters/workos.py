@@ -472,7 +472,15 @@ class WorkOSIdentityProvider:
             finally:
                 done.set()
 
-        threading.Thread(target=work, name="wikibot-auth-workos", daemon=True).start()
+        try:
+            threading.Thread(
+                target=work, name="wikibot-auth-workos", daemon=True
+            ).start()
+            started = True
+        except RuntimeError:  # no thread can be started (process at its limit)
+            started = False
+        if not started:  # raised outside the handler: no chained context
+            raise IdPUnavailable("cannot start a request thread", retry_after=1)
         if not done.wait(max(deadline - time.monotonic(), 0.0)):
             result: _Answer | Exception = _TooLate()
         else:

@@ -912,3 +912,17 @@ def test_redirects_are_never_followed_whatever_the_client_says():
         with pytest.raises(IdPError):
             idp.exchange_code("c", new_code_verifier())
     assert urls == ["https://w.invalid/user_management/authenticate"]
+
+
+def test_no_thread_to_spare_is_idp_unavailable_not_a_crash(mock_provider, monkeypatch):
+    import threading
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    provider = mock_provider(lambda request: httpx.Response(500))
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(IdPUnavailable) as info:
+        provider.exchange_code("code", new_code_verifier())
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
