@@ -72,11 +72,25 @@ def _provider_name(
 
 def seconds_or_zero(value: Any) -> int:
     """A stored timestamp in whole seconds, or 0 when it is not a number (an
-    operator's edit gone wrong): what a store overwrites it from."""
+    operator's edit gone wrong): read as absent."""
     try:
         return _whole_seconds(value)
     except (TypeError, ValueError, OverflowError):
         return 0
+
+
+MAX_GENERATION = 2**53  # a JSON integer every reader handles exactly
+
+
+def generation(value: Any) -> int:
+    """A ``token_generation`` as stored (int, or DynamoDB's Decimal): a whole
+    number in ``[0, 2**53)``, never a bool."""
+    if isinstance(value, bool):
+        raise TypeError("a token generation cannot be a bool")
+    number = int(value)
+    if number != value or not 0 <= number < MAX_GENERATION:
+        raise ValueError("a token generation is a whole number in [0, 2**53)")
+    return number
 
 
 @attrs.frozen(order=True)
@@ -129,10 +143,6 @@ class IdentityProfile:
     identity: Identity | None = None
     identity_lookup_failed: bool = False
     email_verified: bool | None = None
-    # What WorkOS adds (None elsewhere): kept raw, for logs and later use.
-    profile_picture_url: str | None = None
-    organization_id: str | None = None
-    authentication_method: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -150,21 +160,6 @@ class IdentityProfile:
         return self.alias
 
 
-_KNOWN_FIELDS = (
-    "user_id",
-    "email",
-    "display_name",
-    "oauth_provider",
-    "oauth_provider_sub",
-    "workos_user_id",
-    "tier",
-    "disabled",
-    "created_at",
-    "updated_at",
-    "tokens_valid_after",
-)
-
-
 @attrs.frozen
 class User:
     """A platform user. ``user_id`` is random, opaque and never changes."""
@@ -179,7 +174,11 @@ class User:
     disabled: bool = False
     created_at: int = attrs.field(default=0, converter=_whole_seconds)
     updated_at: int = attrs.field(default=0, converter=_whole_seconds)
-    tokens_valid_after: int = attrs.field(default=0, converter=_whole_seconds)
+    # Revocation (DESIGN "Users and identities"): a token whose ``gen`` is below
+    # ``token_generation`` is revoked. ``tokens_valid_after`` is when the last
+    # sign-out happened (informational) and the rule of tokens without ``gen``.
+    token_generation: int = attrs.field(default=0, converter=generation)
+    tokens_valid_after: int = attrs.field(default=0, converter=seconds_or_zero)
 
     @classmethod
     def new(cls, user_id: str, profile: IdentityProfile, now: int) -> User:
@@ -200,8 +199,10 @@ class User:
         """Build from a stored record; unknown attributes are ignored.
 
         Raises:
-            InternalError: a stored timestamp is not a number (a hand edit gone
-                wrong): the record is refused rather than guessed at.
+            InternalError: a stored ``created_at``, ``updated_at`` or
+                ``token_generation`` is not a number (a hand edit gone wrong):
+                the record is refused rather than guessed at. A stored
+                ``tokens_valid_after`` that is not a number is read as absent.
         """
         try:
             return cls._from_item(item)
@@ -224,13 +225,13 @@ class User:
             disabled=bool(item.get("disabled", False)),
             created_at=item.get("created_at", 0),
             updated_at=item.get("updated_at", 0),
+            token_generation=item.get("token_generation", 0),
             tokens_valid_after=item.get("tokens_valid_after", 0),
         )
 
     def to_item(self) -> dict[str, Any]:
         """The record as plain values (None values left out)."""
-        values = attrs.asdict(self)
-        return {k: values[k] for k in _KNOWN_FIELDS if values[k] is not None}
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
 
     def profile_changes(self, profile: IdentityProfile) -> dict[str, str]:
         """The profile attributes that differ from what the IdP says now."""
@@ -240,6 +241,37 @@ class User:
         if profile.display_name and profile.display_name != self.display_name:
             changes["display_name"] = profile.display_name
         return changes
+
+
+@attrs.frozen
+class AuthorizationRequest:
+    """What a login asks of an identity provider's authorize endpoint.
+
+    ``state``, ``code_challenge`` (PKCE S256) and, for OpenID Connect,
+    ``nonce`` travel in the signed login cookie too.
+    """
+
+    state: str = attrs.field(repr=False)
+    code_challenge: str
+    redirect_uri: str | None = None
+    nonce: str | None = attrs.field(default=None, repr=False)
+    login_hint: str | None = None
+    screen_hint: str | None = None
+
+
+@attrs.frozen
+class LoginCallback:
+    """What a login brings back from the identity provider: the single-use
+    ``code`` and what the login cookie kept for it (PKCE verifier, ``nonce``,
+    the redirect URI the code was issued for); ``iss`` when the callback
+    carried one (RFC 9207)."""
+
+    code: str = attrs.field(repr=False)
+    code_verifier: str = attrs.field(repr=False)
+    redirect_uri: str | None = None
+    nonce: str | None = attrs.field(default=None, repr=False)
+    iss: str | None = None
+    provider: str | None = None
 
 
 @attrs.frozen
@@ -254,6 +286,9 @@ class TokenClaims:
     jti: str
     kid: str
     nbf: int | None = None
+    # The user's token_generation at minting; None for tokens minted before
+    # the counter (they keep the tokens_valid_after rule).
+    gen: int | None = None
 
 
 @attrs.frozen

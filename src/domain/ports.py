@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .model import Identity, IdentityProfile, TokenClaims, User
+from .model import (
+    AuthorizationRequest,
+    Identity,
+    IdentityProfile,
+    LoginCallback,
+    TokenClaims,
+    User,
+)
 
 
 class Clock(Protocol):
@@ -25,8 +32,8 @@ class TokenSigner(Protocol):
         """Lifetime of the tokens ``create_token`` mints, in seconds."""
         ...
 
-    def create_token(self, subject: str, *, min_issued_at: int = 0) -> str:
-        """Mint a token for ``subject`` with ``iat >= min_issued_at``.
+    def create_token(self, subject: str, *, generation: int = 0) -> str:
+        """Mint a token for ``subject`` carrying ``generation`` as ``gen``.
 
         Raises:
             NotConfigured: there is no signing key (a verify-only key ring).
@@ -50,19 +57,16 @@ class TokenSigner(Protocol):
 class IdentityProvider(Protocol):
     """An OAuth identity provider reached at login only, never per request."""
 
-    def authorization_url(
-        self,
-        *,
-        state: str,
-        code_challenge: str,
-        redirect_uri: str | None = None,
-        login_hint: str | None = None,
-        screen_hint: str | None = None,
-    ) -> str:
-        """Where to send the browser to log in (PKCE S256)."""
+    def authorization_url(self, request: AuthorizationRequest) -> str:
+        """Where to send the browser to log in (PKCE S256).
+
+        Raises:
+            InvalidRequest: a hint the provider cannot take.
+            NotConfigured: no redirect URI is known.
+        """
         ...
 
-    def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
+    def exchange_code(self, callback: LoginCallback) -> IdentityProfile:
         """Trade a single-use authorization code for the person's profile.
 
         Raises:
@@ -79,15 +83,10 @@ class UserRepository(Protocol):
 
     An identity maps to exactly one user under any concurrency. Every method may
     raise ``StoreUnavailable``; the updating methods raise ``UnknownUser`` for a
-    missing user and never create a half-written one.
+    missing user, never create a half-written one, and set ``updated_at``.
     """
 
     def get(self, user_id: str) -> User | None: ...
-
-    def get_cached(self, user_id: str) -> User | None:
-        """The user if it can be answered from memory without blocking I/O, else
-        None (a miss, not an absence). Stores without a memory answer None."""
-        ...
 
     def find_by_identity(self, identity: Identity) -> User | None: ...
 
@@ -115,8 +114,19 @@ class UserRepository(Protocol):
         """Set only the changed ``email``/``display_name`` attributes."""
         ...
 
-    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
-        """Raise ``tokens_valid_after`` to ``value``; never lower it."""
+    def revoke_tokens(self, user_id: str, now: int) -> User:
+        """Sign out everywhere: add one to ``token_generation`` atomically (two
+        racing calls both count) and record ``tokens_valid_after = now``."""
         ...
 
     def set_disabled(self, user_id: str, disabled: bool) -> User: ...
+
+
+class CachedUsers(Protocol):
+    """A memory of user records that answers without blocking (the user
+    cache); the async request path asks it before reading the store in a
+    worker thread."""
+
+    def peek(self, user_id: str) -> User | None:
+        """The remembered record, or None on a miss (not an absence)."""
+        ...
