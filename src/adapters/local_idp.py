@@ -12,8 +12,13 @@ import secrets
 import threading
 from urllib.parse import urlencode
 
-from ..domain.errors import IdPUnavailable, InvalidRequest, LoginFailed
-from ..domain.model import Identity, IdentityProfile
+from ..domain.errors import InvalidRequest, LoginFailed
+from ..domain.model import (
+    AuthorizationRequest,
+    Identity,
+    IdentityProfile,
+    LoginCallback,
+)
 from ..domain.pkce import verifier_matches
 from ..domain.ports import Clock
 
@@ -42,21 +47,13 @@ class LocalIdentityProvider:
         self._lock = threading.Lock()
         self._codes: dict[str, tuple[str, str, str, float]] = {}
 
-    def authorization_url(
-        self,
-        *,
-        state: str,
-        code_challenge: str,
-        redirect_uri: str | None = None,
-        login_hint: str | None = None,
-        screen_hint: str | None = None,
-    ) -> str:
+    def authorization_url(self, request: AuthorizationRequest) -> str:
         params = {
-            "state": state,
-            "code_challenge": code_challenge,
+            "state": request.state,
+            "code_challenge": request.code_challenge,
             "code_challenge_method": "S256",
-            "redirect_uri": redirect_uri,
-            "login_hint": login_hint,
+            "redirect_uri": request.redirect_uri,
+            "login_hint": request.login_hint,
         }
         query = urlencode({k: v for k, v in params.items() if v is not None})
         return f"{self._sign_in_url}?{query}"
@@ -80,7 +77,9 @@ class LocalIdentityProvider:
         with self._lock:
             self._purge(now)
             if len(self._codes) >= MAX_PENDING_CODES:
-                raise IdPUnavailable("too many pending sign-ins", retry_after=CODE_TTL)
+                # Anyone who can reach the page can ask for codes: the oldest
+                # pending one goes, so a flood never locks the real user out.
+                del self._codes[next(iter(self._codes))]
             self._codes[code] = (
                 email,
                 display_name,
@@ -89,15 +88,15 @@ class LocalIdentityProvider:
             )
         return code
 
-    def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
+    def exchange_code(self, callback: LoginCallback) -> IdentityProfile:
         with self._lock:
-            entry = self._codes.pop(code, None)
+            entry = self._codes.pop(callback.code, None)
         if entry is None:
             raise LoginFailed("unknown or already used code")
         email, display_name, challenge, expires_at = entry
         if self._clock.now() >= expires_at:
             raise LoginFailed("the code has expired")
-        if not verifier_matches(code_verifier, challenge):
+        if not verifier_matches(callback.code_verifier, challenge):
             raise LoginFailed("the PKCE verifier does not match")
         return IdentityProfile(
             alias=Identity.local(email),

@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 
 from ..domain.errors import AuthError, LoginFailed, UnknownUser
 from ..domain.model import (
+    AuthorizationRequest,
     Identity,
     IdentityProfile,
+    LoginCallback,
     User,
     link_changes,
     seconds_or_zero,
@@ -161,6 +163,7 @@ class ScriptedIdentityProvider:
         self._lock = threading.Lock()
         self._codes: dict[str, tuple[IdentityProfile | AuthError, str | None]] = {}
         self.exchanges = 0
+        self.callbacks: list[LoginCallback] = []
 
     def script(
         self,
@@ -172,35 +175,31 @@ class ScriptedIdentityProvider:
         with self._lock:
             self._codes[code] = (outcome, code_challenge)
 
-    def authorization_url(
-        self,
-        *,
-        state: str,
-        code_challenge: str,
-        redirect_uri: str | None = None,
-        login_hint: str | None = None,
-        screen_hint: str | None = None,
-    ) -> str:
+    def authorization_url(self, request: AuthorizationRequest) -> str:
         params = {
             "response_type": "code",
-            "state": state,
-            "code_challenge": code_challenge,
+            "state": request.state,
+            "code_challenge": request.code_challenge,
             "code_challenge_method": "S256",
-            "redirect_uri": redirect_uri,
-            "login_hint": login_hint,
-            "screen_hint": screen_hint,
+            "redirect_uri": request.redirect_uri,
+            "nonce": request.nonce,
+            "login_hint": request.login_hint,
+            "screen_hint": request.screen_hint,
         }
         query = urlencode({k: v for k, v in params.items() if v is not None})
         return f"{self._authorize_url}?{query}"
 
-    def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
+    def exchange_code(self, callback: LoginCallback) -> IdentityProfile:
         with self._lock:
             self.exchanges += 1
-            entry = self._codes.pop(code, None)
+            self.callbacks.append(callback)
+            entry = self._codes.pop(callback.code, None)
         if entry is None:
             raise LoginFailed("unknown or already used authorization code")
         outcome, challenge = entry
-        if challenge is not None and not verifier_matches(code_verifier, challenge):
+        if challenge is not None and not verifier_matches(
+            callback.code_verifier, challenge
+        ):
             raise LoginFailed("the PKCE verifier does not match")
         if isinstance(outcome, AuthError):
             raise outcome

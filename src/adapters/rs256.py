@@ -1,212 +1,62 @@
-"""The ``TokenSigner`` port: RS256 platform tokens with PyJWT, over a key ring.
+"""The ``TokenSigner`` port: RS256 platform tokens with PyJWT over a key ring.
 
-Keys are loaded once per process. The key that verifies a token is chosen by
-its ``kid`` (the RFC 7638 thumbprint) inside PyJWT's own single parse of the
-token, so a token is decoded once. Time claims are checked against the
+PyJWT builds and checks every JWS: signing goes through the key ring's
+``SigningBackend`` (a file key today, a key service next) registered as
+PyJWT's RS256 algorithm for encoding; verification picks the public key by
+``kid`` inside PyJWT's own single parse. Time claims are checked against the
 ``Clock`` port, not PyJWT's wall clock.
+
+A token that verified once is recognised again by its exact string, without
+another RSA verify (``cache_size`` entries, least recently used dropped
+first): a hit re-applies the time rules and checks that the token's ``kid``
+is still in the key ring. Only successes are cached.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
-import logging
 import math
-import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-import attrs
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from jwt.api_jws import PyJWS
 from jwt.exceptions import DecodeError, InvalidTokenError
 
 from ..domain.errors import AuthError, InvalidToken, NotConfigured, TokenExpired
-from ..domain.model import TokenClaims
+from ..domain.model import MAX_GENERATION, TokenClaims
 from ..domain.ports import Clock
+from .key_files import ALGORITHM
+from .key_ring import KeyRing, SigningBackend
+from .lru import LRUCache
 
-logger = logging.getLogger("wikibot_auth")
-
-ALGORITHM = "RS256"
-MIN_KEY_BITS = 2048
 MAX_TOKEN_BYTES = 8192
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti"]
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+DEFAULT_CACHE_SIZE = 10_000
 
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
-# (exp, iat, nbf) as the token states them.
+# (exp, iat, nbf) as the token states them, re-checked on every cache hit.
 TimeClaims = tuple[float, float, float | None]
+_Entry = tuple[TokenClaims, TimeClaims]
 
 
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+class _BackendRS256(RSAAlgorithm):
+    """PyJWT's RS256 whose signing key is a ``SigningBackend``."""
 
+    def __init__(self) -> None:
+        super().__init__(RSAAlgorithm.SHA256)
 
-def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, str]:
-    numbers = public_key.public_numbers()
-    return {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
+    def prepare_key(self, key: Any) -> Any:
+        return key
 
-
-def thumbprint(public_key: rsa.RSAPublicKey) -> str:
-    """RFC 7638 JWK thumbprint (SHA-256, base64url): the key's ``kid``."""
-    canonical = json.dumps(
-        public_jwk(public_key), separators=(",", ":"), sort_keys=True
-    )
-    digest = hashlib.sha256(canonical.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def _pem_bytes(pem: str | bytes) -> bytes:
-    text = pem.decode("utf-8", "replace") if isinstance(pem, bytes) else pem
-    # A PEM passed through an environment variable often carries literal "\n".
-    return text.replace("\\n", "\n").strip().encode("utf-8") + b"\n"
-
-
-def _check_size(key: rsa.RSAPrivateKey | rsa.RSAPublicKey, origin: str) -> None:
-    if key.key_size < MIN_KEY_BITS:
-        raise NotConfigured(
-            f"{origin}: RSA key of {key.key_size} bits; at least {MIN_KEY_BITS} needed"
-        )
-
-
-def load_private_key(
-    pem: str | bytes, *, origin: str = "private key"
-) -> rsa.RSAPrivateKey:
-    """Load an RSA private key from PEM (never logged; errors name ``origin`` only)."""
-    try:
-        key = serialization.load_pem_private_key(_pem_bytes(pem), password=None)
-    except (ValueError, TypeError) as exc:
-        raise NotConfigured(f"{origin}: not an unencrypted PEM private key") from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise NotConfigured(f"{origin}: not an RSA key")
-    _check_size(key, origin)
-    return key
-
-
-def load_public_keys(
-    text: str | bytes, *, origin: str = "public keys"
-) -> list[rsa.RSAPublicKey]:
-    """Public keys from a PEM bundle (public keys, certificates, private keys)
-    or a JWK Set."""
-    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    if raw.lstrip().startswith("{"):
-        return _keys_from_jwks(raw, origin)
-    keys: list[rsa.RSAPublicKey] = []
-    blocks = _pem_bytes(raw).split(b"-----END ")
-    for block in blocks[:-1]:
-        begin = block.find(b"-----BEGIN ")
-        if begin < 0:
-            continue
-        label, _, _ = block[begin + 11 :].partition(b"-----")
-        pem = block[begin:] + b"-----END " + label + b"-----\n"
-        keys.append(_public_from_pem(pem, label.decode("ascii", "replace"), origin))
-    if not keys:
-        raise NotConfigured(f"{origin}: no PEM key or JWKS found")
-    return keys
-
-
-def _public_from_pem(pem: bytes, label: str, origin: str) -> rsa.RSAPublicKey:
-    try:
-        if "PRIVATE" in label:
-            return load_private_key(pem, origin=origin).public_key()
-        if "CERTIFICATE" in label:
-            from cryptography import x509
-
-            key: object = x509.load_pem_x509_certificate(pem).public_key()
-        else:
-            key = serialization.load_pem_public_key(pem)
-    except ValueError as exc:
-        raise NotConfigured(f"{origin}: unreadable PEM block {label!r}") from exc
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise NotConfigured(f"{origin}: not an RSA key")
-    _check_size(key, origin)
-    return key
-
-
-def _keys_from_jwks(raw: str, origin: str) -> list[rsa.RSAPublicKey]:
-    try:
-        document = json.loads(raw)
-        keys = [
-            cast(rsa.RSAPublicKey, jwt.algorithms.RSAAlgorithm.from_jwk(entry))
-            for entry in document["keys"]
-            if entry.get("kty") == "RSA"
-        ]
-    except (ValueError, KeyError, TypeError, AttributeError, jwt.PyJWTError) as exc:
-        raise NotConfigured(f"{origin}: not a JWK Set of RSA keys") from exc
-    for key in keys:
-        _check_size(key, origin)
-    return keys
-
-
-def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    if bits not in (2048, 3072, 4096):
-        raise ValueError("key size must be 2048, 3072 or 4096 bits")
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-
-
-def private_key_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def write_private_key(
-    path: Path, key: rsa.RSAPrivateKey, *, force: bool = False
-) -> None:
-    """Write PEM with mode 0600 from the start; refuse to overwrite unless ``force``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
-    flags |= os.O_TRUNC if force else os.O_EXCL
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, private_key_pem(key))
-    finally:
-        os.close(fd)
-
-
-@attrs.frozen
-class KeyRing:
-    """The signing key (if any) and every key that may verify a token, by ``kid``."""
-
-    signing_key: rsa.RSAPrivateKey | None
-    signing_kid: str | None
-    verification_keys: Mapping[str, rsa.RSAPublicKey]
-
-    @classmethod
-    def build(
-        cls,
-        signing_key: rsa.RSAPrivateKey | None = None,
-        public_keys: Iterable[rsa.RSAPublicKey] = (),
-    ) -> KeyRing:
-        keys: dict[str, rsa.RSAPublicKey] = {}
-        signing_kid = None
-        if signing_key is not None:
-            signing_kid = thumbprint(signing_key.public_key())
-            keys[signing_kid] = signing_key.public_key()
-        for public in public_keys:
-            keys.setdefault(thumbprint(public), public)
-        if not keys:
-            raise NotConfigured("the key ring has no key")
-        return cls(signing_key, signing_kid, keys)
-
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
-        return {
-            "keys": [
-                {**public_jwk(key), "kid": kid, "use": "sig", "alg": ALGORITHM}
-                for kid, key in self.verification_keys.items()
-            ]
-        }
+    def sign(self, msg: bytes, key: Any) -> bytes:
+        return cast(SigningBackend, key).sign(msg)
 
 
 class _KeyRingJWS(PyJWS):
@@ -286,8 +136,18 @@ def _required_time_claim(payload: Mapping[str, Any], name: str) -> float:
     return value
 
 
+def _generation_claim(payload: Mapping[str, Any]) -> int | None:
+    value = payload.get("gen")
+    if value is None and "gen" not in payload:
+        return None
+    if type(value) is not int or not 0 <= value < MAX_GENERATION:
+        raise InvalidToken("claim gen is not an integer in [0, 2**53)")
+    return value
+
+
 class RS256TokenSigner:
-    """``TokenSigner`` for RS256 JWTs (PyJWT), issuer and audience pinned."""
+    """``TokenSigner`` for RS256 JWTs (PyJWT), issuer and audience pinned, with
+    a bounded, thread-safe cache of verified tokens (``cache_size=0``: none)."""
 
     def __init__(
         self,
@@ -299,6 +159,7 @@ class RS256TokenSigner:
         token_ttl: int = 86400,
         max_token_ttl: int = 86400,
         leeway: int = 30,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if token_ttl <= 0 or token_ttl > max_token_ttl:
             raise NotConfigured(
@@ -321,6 +182,13 @@ class RS256TokenSigner:
             }
         )
         self._jwt._jws = _KeyRingJWS(algorithms=[ALGORITHM])
+        self._encoder = jwt.PyJWT()
+        self._encoder._jws = PyJWS(algorithms=[])
+        self._encoder._jws.register_algorithm(ALGORITHM, _BackendRS256())
+        self._entries: LRUCache[str, _Entry] | None = (
+            LRUCache(cache_size) if cache_size > 0 else None
+        )
+        self._keys_lock = threading.Lock()
 
     @property
     def token_ttl(self) -> int:
@@ -330,17 +198,33 @@ class RS256TokenSigner:
     def key_ring(self) -> KeyRing:
         return self._key_ring
 
-    def replace_keys(self, key_ring: KeyRing) -> None:
-        """Swap the whole key ring at once (one reference assignment)."""
-        self._key_ring = key_ring
+    @property
+    def cache_size(self) -> int:
+        return 0 if self._entries is None else self._entries.max_entries
 
-    def create_token(self, subject: str, *, min_issued_at: int = 0) -> str:
+    def cached_tokens(self) -> int:
+        """How many verified tokens are remembered now."""
+        return 0 if self._entries is None else len(self._entries)
+
+    def replace_keys(self, key_ring: KeyRing) -> None:
+        """Swap the whole key ring at once and drop the cached tokens of keys
+        that left it (a hit checks the ``kid`` against the ring it reads at
+        that moment, so none is served even while the purge runs)."""
+        with self._keys_lock:
+            self._key_ring = key_ring
+            if self._entries is not None:
+                kept = key_ring.verification_keys
+                self._entries.retain(lambda entry: entry[0].kid in kept)
+
+    def create_token(self, subject: str, *, generation: int = 0) -> str:
         ring = self._key_ring
-        if ring.signing_key is None or ring.signing_kid is None:
+        if ring.signer is None or ring.signing_kid is None:
             raise NotConfigured("no signing key is configured")
-        if not isinstance(subject, str) or not subject:
-            raise ValueError("the subject must be a non-empty string")
-        issued_at = max(math.floor(self._clock.now()), min_issued_at)
+        if not isinstance(subject, str) or not subject.strip():
+            raise ValueError("the subject must be a non-blank string")
+        if type(generation) is not int or not 0 <= generation < MAX_GENERATION:
+            raise ValueError("the generation must be an integer in [0, 2**53)")
+        issued_at = math.floor(self._clock.now())
         payload = {
             "iss": self._issuer,
             "aud": self._audience,
@@ -348,20 +232,35 @@ class RS256TokenSigner:
             "iat": issued_at,
             "exp": issued_at + self._token_ttl,
             "jti": secrets.token_urlsafe(16),
+            "gen": generation,
         }
-        return self._jwt.encode(
+        return self._encoder.encode(
             payload,
-            ring.signing_key,
+            cast(Any, ring.signer),
             algorithm=ALGORITHM,
             headers={"kid": ring.signing_kid},
         )
 
     def validate_token(self, token: str) -> TokenClaims:
-        return self.verify(token)[0]
+        entries = self._entries
+        if entries is None or not isinstance(cast(object, token), str):
+            return self._verify(token)[0]
+        entry = entries.get(token)
+        if entry is None:
+            entry = self._verify(token)
+            entries.put(token, entry)
+            return entry[0]
+        claims, (exp, iat, nbf) = entry
+        if claims.kid not in self._key_ring.verification_keys:
+            entries.pop(token)
+            raise InvalidToken("unknown key id")
+        self._check_time_rules(exp, iat, nbf)
+        return claims
 
-    def verify(self, token: str) -> tuple[TokenClaims, TimeClaims]:
-        """``validate_token``, plus the time claims as the token states them
-        (before flooring), so that a cache can re-apply ``check_time_rules``."""
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return self._key_ring.jwks()
+
+    def _verify(self, token: str) -> _Entry:
         if not isinstance(token, str) or not token:
             raise InvalidToken("empty token")
         if len(token) > MAX_TOKEN_BYTES:
@@ -376,22 +275,21 @@ class RS256TokenSigner:
                 issuer=self._issuer,
                 audience=self._audience,
             )
-            return self._check_times(decoded["header"], decoded["payload"])
+            return self._claims(decoded["header"], decoded["payload"])
         except AuthError:
             raise
         except Exception as exc:  # any decoding failure is a bad token, never a crash
             raise InvalidToken(type(exc).__name__) from exc
 
-    def _check_times(
-        self, header: Mapping[str, Any], payload: Mapping[str, Any]
-    ) -> tuple[TokenClaims, TimeClaims]:
+    def _claims(self, header: Mapping[str, Any], payload: Mapping[str, Any]) -> _Entry:
         sub = payload["sub"]
         if not isinstance(sub, str) or not sub:
             raise InvalidToken("claim sub is empty")
         exp = _required_time_claim(payload, "exp")
         iat = _required_time_claim(payload, "iat")
         nbf = _time_claim(payload, "nbf")
-        self.check_time_rules(exp, iat, nbf)
+        generation = _generation_claim(payload)
+        self._check_time_rules(exp, iat, nbf)
         claims = TokenClaims(
             sub=sub,
             iss=payload["iss"],
@@ -401,17 +299,11 @@ class RS256TokenSigner:
             jti=payload["jti"],
             kid=header["kid"],
             nbf=None if nbf is None else math.floor(nbf),
+            gen=generation,
         )
         return claims, (exp, iat, nbf)
 
-    def check_time_rules(self, exp: float, iat: float, nbf: float | None) -> None:
-        """Apply the time rules (``exp``, ``nbf``, ``iat``, maximum lifetime,
-        with the leeway) against the ``Clock``; shared with the token cache.
-
-        Raises:
-            TokenExpired: ``exp`` has passed (beyond the leeway).
-            InvalidToken: not yet valid, issued in the future, or lived too long.
-        """
+    def _check_time_rules(self, exp: float, iat: float, nbf: float | None) -> None:
         now = self._clock.now()
         if exp <= now - self._leeway:
             raise TokenExpired()
@@ -421,6 +313,3 @@ class RS256TokenSigner:
             raise InvalidToken("token issued in the future (iat)")
         if exp - iat > self._max_token_ttl + self._leeway:
             raise InvalidToken("token lifetime above the maximum")
-
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
-        return self._key_ring.jwks()

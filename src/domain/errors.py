@@ -38,6 +38,9 @@ class AuthError(Exception):
 
     code: ClassVar[str] = "internal_error"
     default_message: ClassVar[str] = "authentication error"
+    # The verified ``sub`` of the token whose user was refused (the Lambda
+    # authorizer's Deny ``principalId``); None when no token verified.
+    subject: str | None = None
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
@@ -149,23 +152,3 @@ class NotConfigured(AuthError):
 class InternalError(AuthError):
     code = "internal_error"
     default_message = "internal error"
-
-
-ALL_ERRORS: tuple[type[AuthError], ...] = (
-    MissingToken,
-    InvalidRequest,
-    InvalidToken,
-    TokenExpired,
-    TokenRevoked,
-    UnknownUser,
-    UserDisabled,
-    CsrfRejected,
-    InvalidCallback,
-    LoginFailed,
-    LoginStepRequired,
-    IdPError,
-    IdPUnavailable,
-    StoreUnavailable,
-    NotConfigured,
-    InternalError,
-)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import attrs
 
 from .bearer import parse_authorization_header
 from .errors import (
     AuthError,
-    InternalError,
     InvalidCallback,
     NotConfigured,
     TokenRevoked,
@@ -21,23 +22,28 @@ from .errors import (
 )
 from .model import (
     AuthenticatedUser,
+    AuthorizationRequest,
     Identity,
     IdentityProfile,
+    LoginCallback,
     LoginResult,
     TokenClaims,
     User,
     is_valid_code_verifier,
     new_user_id,
 )
-from .ports import Clock, IdentityProvider, TokenSigner, UserRepository
+from .ports import CachedUsers, Clock, IdentityProvider, TokenSigner, UserRepository
 
 logger = logging.getLogger("wikibot_auth")
 
 MAX_CODE_LENGTH = 2048
 
 
-def check_user(user: User | None, issued_at: int) -> AuthenticatedUser:
-    """The revocation rules, applied to whichever record is at hand.
+def check_user(user: User | None, claims: TokenClaims) -> AuthenticatedUser:
+    """The revocation rules, applied to whichever record is at hand: a token
+    whose ``gen`` is below the record's ``token_generation`` is revoked; one
+    minted before the counter (no ``gen``) counts as generation 0 and keeps
+    the rule it was minted under (``iat < tokens_valid_after``).
 
     Raises:
         UnknownUser, UserDisabled, TokenRevoked
@@ -46,14 +52,25 @@ def check_user(user: User | None, issued_at: int) -> AuthenticatedUser:
         raise UnknownUser()
     if user.disabled:
         raise UserDisabled()
-    if issued_at < user.tokens_valid_after:
+    if claims.gen is None:
+        revoked = user.token_generation > 0 or claims.iat < user.tokens_valid_after
+    else:
+        revoked = claims.gen < user.token_generation
+    if revoked:
         raise TokenRevoked()
     return AuthenticatedUser.from_user(user)
 
 
 @attrs.frozen
 class Authenticate:
-    """``authenticate(authorization_header) -> AuthenticatedUser``.
+    """The request path: ``authenticate(authorization_header) -> AuthenticatedUser``.
+
+    ``authenticate(header)`` and ``.token(token)`` (a bare token, e.g. from the
+    token cookie) block on the user store when they must; ``await
+    .acall(header)`` and ``await .atoken(token)`` verify inline (CPU only), ask
+    ``cached_users`` inline, and read the store in a worker thread only on a
+    miss. A refusal of a valid token's user carries the token's ``sub`` as the
+    error's ``subject``.
 
     Raises:
         MissingToken, InvalidRequest: the header is absent or malformed.
@@ -64,44 +81,44 @@ class Authenticate:
 
     token_signer: TokenSigner
     user_repository: UserRepository
+    cached_users: CachedUsers | None = None
 
     def __call__(self, authorization_header: str | None) -> AuthenticatedUser:
         return self.token(parse_authorization_header(authorization_header))
 
     def token(self, token: str) -> AuthenticatedUser:
-        """Authenticate a bare token (e.g. one read from the token cookie)."""
-        claims = self.verify_token(token)
-        try:
-            return self.user_for(claims)
-        except AuthError as exc:
-            _log_rejection(token, exc)
-            raise
+        claims = self._verify(token)
+        with _refusal(token, claims):
+            return check_user(self.user_repository.get(claims.sub), claims)
 
-    # The steps, for async callers that keep blocking I/O off the event loop:
-    # verify inline (CPU only), try ``cached_user_for`` inline, and run
-    # ``user_for`` (a store read) in a thread only on a miss.
+    async def acall(self, authorization_header: str | None) -> AuthenticatedUser:
+        return await self.atoken(parse_authorization_header(authorization_header))
 
-    def verify(self, authorization_header: str | None) -> TokenClaims:
-        """Parse the header and verify the token: CPU only, no I/O."""
-        return self.verify_token(parse_authorization_header(authorization_header))
+    async def atoken(self, token: str) -> AuthenticatedUser:
+        claims = self._verify(token)
+        with _refusal(token, claims):
+            cached = self.cached_users
+            user = None if cached is None else cached.peek(claims.sub)
+            if user is None:
+                user = await asyncio.to_thread(self.user_repository.get, claims.sub)
+            return check_user(user, claims)
 
-    def verify_token(self, token: str) -> TokenClaims:
+    def _verify(self, token: str) -> TokenClaims:
         try:
             return self.token_signer.validate_token(token)
         except AuthError as exc:
             _log_rejection(token, exc)
             raise
 
-    def user_for(self, claims: TokenClaims) -> AuthenticatedUser:
-        """Load the user named by verified claims and apply the revocation
-        rules. May block on the user store."""
-        return check_user(self.user_repository.get(claims.sub), claims.iat)
 
-    def cached_user_for(self, claims: TokenClaims) -> AuthenticatedUser | None:
-        """Like ``user_for`` when the store can answer from memory; None on a
-        miss. Never blocks."""
-        user = self.user_repository.get_cached(claims.sub)
-        return None if user is None else check_user(user, claims.iat)
+@contextlib.contextmanager
+def _refusal(token: str, claims: TokenClaims) -> Iterator[None]:
+    try:
+        yield
+    except AuthError as exc:
+        exc.subject = claims.sub
+        _log_rejection(token, exc)
+        raise
 
 
 def _log_rejection(token: str, exc: AuthError) -> None:
@@ -112,7 +129,8 @@ def _log_rejection(token: str, exc: AuthError) -> None:
 
 @attrs.frozen
 class ExchangeAuthCode:
-    """``exchange_auth_code(code, code_verifier) -> LoginResult``.
+    """``exchange_auth_code(code, code_verifier) -> LoginResult``, or
+    ``.finish(LoginCallback(...))`` with what the login cookie kept.
 
     IdP code exchange, identity resolution (one person never becomes two
     users), profile sync, then a platform token.
@@ -132,8 +150,11 @@ class ExchangeAuthCode:
     new_user_id: Callable[[], str] = new_user_id
 
     def __call__(self, code: str, code_verifier: str) -> LoginResult:
+        return self.finish(LoginCallback(code=code, code_verifier=code_verifier))
+
+    def finish(self, callback: LoginCallback) -> LoginResult:
         try:
-            result = self._login(code, code_verifier)
+            result = self._login(callback)
         except AuthError as exc:
             logger.info("login failed: code=%s", exc.code)
             raise
@@ -145,14 +166,15 @@ class ExchangeAuthCode:
         )
         return result
 
-    def _login(self, code: str, code_verifier: str) -> LoginResult:
+    def _login(self, callback: LoginCallback) -> LoginResult:
         if self.identity_provider is None:
             raise NotConfigured("no identity provider is configured")
+        code = callback.code
         if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
             raise InvalidCallback("the authorization code is missing or malformed")
-        if not is_valid_code_verifier(code_verifier):
+        if not is_valid_code_verifier(callback.code_verifier):
             raise InvalidCallback("the PKCE code verifier is missing or malformed")
-        profile = self.identity_provider.exchange_code(code, code_verifier)
+        profile = self.identity_provider.exchange_code(callback)
         user, created = self._resolve(profile)
         if user.disabled:
             raise UserDisabled()
@@ -160,7 +182,7 @@ class ExchangeAuthCode:
         if changes and not created:
             user = self.user_repository.update_profile(user.user_id, changes)
         token = self.token_signer.create_token(
-            user.user_id, min_issued_at=user.tokens_valid_after
+            user.user_id, generation=user.token_generation
         )
         return LoginResult(
             token=token,
@@ -226,41 +248,28 @@ class ExchangeAuthCode:
 
 @attrs.frozen
 class AuthorizationUrl:
-    """``authorization_url(state, code_challenge, ...) -> str``.
+    """``authorization_url(AuthorizationRequest(...)) -> str``.
 
     Raises:
         NotConfigured: no identity provider is configured.
+        InvalidRequest: a hint the provider cannot take.
     """
 
     identity_provider: IdentityProvider | None
 
-    def __call__(
-        self,
-        state: str,
-        code_challenge: str,
-        *,
-        redirect_uri: str | None = None,
-        login_hint: str | None = None,
-        screen_hint: str | None = None,
-    ) -> str:
+    def __call__(self, request: AuthorizationRequest) -> str:
         if self.identity_provider is None:
             raise NotConfigured("no identity provider is configured")
-        return self.identity_provider.authorization_url(
-            state=state,
-            code_challenge=code_challenge,
-            redirect_uri=redirect_uri,
-            login_hint=login_hint,
-            screen_hint=screen_hint,
-        )
+        return self.identity_provider.authorization_url(request)
 
 
 @attrs.frozen
 class SignOutEverywhere:
     """``sign_out_everywhere(user_id) -> User``: revoke every token issued so far.
 
-    Sets ``tokens_valid_after = max(floor(now), tokens_valid_after) + 1``, so a
-    token minted in this second is revoked and the next login is not; a second
-    sign-out in the same second also revokes a login made between the two.
+    Adds one to the user's ``token_generation`` (atomically, in the store):
+    every token minted before carries a lower ``gen``. The next login mints
+    with the new generation. Also records ``tokens_valid_after = floor(now)``.
 
     Raises:
         UnknownUser: no such user.
@@ -272,17 +281,7 @@ class SignOutEverywhere:
 
     def __call__(self, user_id: str) -> User:
         now = math.floor(self.clock.now())
-        try:
-            current = self.user_repository.get(user_id)
-        except InternalError:
-            # An unreadable record (a non-numeric tokens_valid_after): the store
-            # overwrites such a value, which is how a sign-out repairs it.
-            valid_after = now + 1
-        else:
-            if current is None:
-                raise UnknownUser()
-            valid_after = max(now, current.tokens_valid_after) + 1
-        user = self.user_repository.set_tokens_valid_after(user_id, valid_after)
+        user = self.user_repository.revoke_tokens(user_id, now)
         logger.info("signed out everywhere: user_id=%s", user_id)
         return user
 
@@ -301,8 +300,6 @@ class SetUserDisabled:
 
     def __call__(self, user_id: str, disabled: bool) -> User:
         if disabled:
-            # Sign-out first: it also repairs an unreadable tokens_valid_after,
-            # which would make the record (and so set_disabled's answer) fail.
             SignOutEverywhere(self.user_repository, self.clock)(user_id)
         user = self.user_repository.set_disabled(user_id, disabled)
         logger.info(

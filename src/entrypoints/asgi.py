@@ -10,16 +10,15 @@ login routes, ``/me`` and the JWKS; Starlette is imported only there.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import AuthError, InternalError, MissingToken
-from ..domain.model import AuthenticatedUser, TokenClaims
+from ..domain.model import AuthenticatedUser
 from ..domain.use_cases import Authenticate
 from .cookies import origin_of
-from .credentials import Headers, collect_headers, read_credentials
+from .credentials import Credentials, Headers, collect_headers, read_credentials
 from .wire import error_answer
 
 if TYPE_CHECKING:
@@ -126,8 +125,9 @@ class AuthMiddleware:
     the scope's scheme or https; ``create_app()`` passes its redirect URI's origin.
     Requests without credentials pass as anonymous unless ``required`` (a bool,
     or a predicate on the scope) says otherwise; bad credentials are answered
-    from the error table. The token check runs inline (CPU only); a user-store
-    read that cannot be answered from memory runs in a worker thread.
+    from the error table. ``authenticate.acall``/``atoken`` check the token
+    inline (CPU only) and read the user store in a worker thread only when the
+    user cache cannot answer.
     """
 
     def __init__(
@@ -170,7 +170,6 @@ class AuthMiddleware:
         return required(scope) if callable(required) else bool(required)
 
     async def _user(self, scope: Scope) -> AuthenticatedUser | None:
-        claims: TokenClaims
         try:
             # The common case first: exactly one Authorization header (ASGI
             # servers lower-case header names), without decoding every header.
@@ -180,19 +179,17 @@ class AuthMiddleware:
                 if name.lower() == b"authorization"
             ]
             if len(authorization) == 1:
-                claims = self.authenticate.verify(authorization[0].decode("latin-1"))
-            else:
-                claims = self._other_credentials(scope)
+                return await self.authenticate.acall(authorization[0].decode("latin-1"))
+            credentials = self._other_credentials(scope)
+            if credentials.cookie_token is not None:
+                return await self.authenticate.atoken(credentials.cookie_token)
+            return await self.authenticate.acall(credentials.header)
         except MissingToken:
             if self._is_required(scope):
                 raise
             return None
-        user = self.authenticate.cached_user_for(claims)
-        if user is None:
-            user = await asyncio.to_thread(self.authenticate.user_for, claims)
-        return user
 
-    def _other_credentials(self, scope: Scope) -> TokenClaims:
+    def _other_credentials(self, scope: Scope) -> Credentials:
         headers = scope_headers(scope)
         allowed: frozenset[str] = frozenset()
         if self.allowed_origin is not None:
@@ -207,9 +204,7 @@ class AuthMiddleware:
         )
         if credentials is None:
             raise MissingToken()
-        if credentials.cookie_token is not None:
-            return self.authenticate.verify_token(credentials.cookie_token)
-        return self.authenticate.verify(credentials.header)
+        return credentials
 
 
 def create_app(container: Container | None = None) -> Any:

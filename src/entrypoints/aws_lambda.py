@@ -16,15 +16,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dependency_injector import providers
-
-from ..adapters.dynamodb import (
-    LAMBDA_CONNECT_TIMEOUT,
-    LAMBDA_MAX_ATTEMPTS,
-    LAMBDA_READ_TIMEOUT,
-    make_dynamodb_client,
-)
-from ..adapters.rs256 import KeyRing, load_public_keys
 from ..domain.errors import (
     AuthError,
     InternalError,
@@ -35,7 +26,6 @@ from ..domain.model import AuthenticatedUser
 from .containers import Container, create_container
 from .cookies import origin_of
 from .credentials import Credentials, collect_headers, read_credentials
-from .keys import _read
 from .wire import error_answer, wire_error
 
 logger = logging.getLogger("wikibot_auth")
@@ -65,45 +55,12 @@ def configure(container: Container | None = None) -> None:
 
 
 def get_container() -> Container:
+    """The container of this cold start (``runtime`` is ``lambda``: the tighter
+    store budget, and a verify-only key ring from the public keys file)."""
     global _container
     if _container is None:
-        _container = _lambda_budget(_verify_only(create_container()))
+        _container = create_container(runtime="lambda")
     return _container
-
-
-def _lambda_budget(container: Container) -> Container:
-    """Store calls fit the authorizer's 5 s budget (see ``LAMBDA_*`` in
-    adapters/dynamodb.py): both Lambda functions use the tighter client."""
-    container.dynamodb_client.override(
-        providers.ThreadSafeSingleton(
-            make_dynamodb_client,
-            connect_timeout=LAMBDA_CONNECT_TIMEOUT,
-            read_timeout=LAMBDA_READ_TIMEOUT,
-            max_attempts=LAMBDA_MAX_ATTEMPTS,
-        )
-    )
-    return container
-
-
-def _public_key_ring(path: str) -> KeyRing:
-    text = _read(path, "WIKIBOT_AUTH_PUBLIC_KEYS_FILE")
-    return KeyRing.build(
-        None, load_public_keys(text, origin="WIKIBOT_AUTH_PUBLIC_KEYS_FILE")
-    )
-
-
-def _verify_only(container: Container) -> Container:
-    """Without a private key, verify with the public keys file alone."""
-    config = container.config
-    if (
-        not config.private_key()
-        and not config.private_key_file()
-        and config.public_keys_file()
-    ):
-        container.key_ring.override(
-            providers.Singleton(_public_key_ring, config.public_keys_file)
-        )
-    return container
 
 
 # --- the authorizer ----------------------------------------------------------
@@ -169,28 +126,16 @@ def _credentials(event: Event, kind: str) -> Credentials | None:
     )
 
 
-class _Refused(Exception):
-    def __init__(self, error: AuthError, principal: str) -> None:
-        super().__init__(error.code)
-        self.error = error
-        self.principal = principal
-
-
 def _authenticate(event: Event, kind: str) -> AuthenticatedUser:
-    """The caller; ``_Refused`` carries the token's subject when the user
-    behind a valid token is refused (for the Deny's principalId)."""
+    """The caller; a refusal of a valid token's user carries the token's
+    ``sub`` as the error's ``subject`` (the Deny's principalId)."""
     authenticate = get_container().authenticate()
     credentials = _credentials(event, kind)
     if credentials is None:
         raise MissingToken()
     if credentials.cookie_token is not None:
-        claims = authenticate.verify_token(credentials.cookie_token)
-    else:
-        claims = authenticate.verify(credentials.header)
-    try:
-        return authenticate.cached_user_for(claims) or authenticate.user_for(claims)
-    except AuthError as exc:
-        raise _Refused(exc, claims.sub) from exc
+        return authenticate.token(credentials.cookie_token)
+    return authenticate(credentials.header)
 
 
 def policy_resource(arn: str) -> str:
@@ -259,10 +204,8 @@ def authorizer(event: Event, context: Any) -> dict[str, Any]:
         if simple:
             return {"isAuthorized": True, "context": _context(user)}
         return _policy(user.user_id, "Allow", resource, _context(user))
-    except _Refused as refused:
-        return _refuse(refused.error, arn, simple, refused.principal)
     except AuthError as exc:
-        return _refuse(exc, arn, simple)
+        return _refuse(exc, arn, simple, exc.subject or "anonymous")
     except Exception:
         logger.exception("unexpected error in the authorizer")
         return _refuse(InternalError(), arn, simple)

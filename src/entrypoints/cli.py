@@ -9,21 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from dependency_injector import providers
-
-from ..adapters.rs256 import generate_private_key, thumbprint, write_private_key
+from ..adapters.key_files import generate_private_key, thumbprint, write_private_key
 from ..domain.errors import AuthError, UnknownUser
 from ..domain.model import User
 from .asgi import create_app
-from .containers import Container, create_container
-from .keys import key_ring_from_file
-from .settings import is_loopback_host
+from .containers import Container, container_for, create_container
+from .settings import Settings
 from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
 
 logger = logging.getLogger("wikibot_auth")
@@ -134,15 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _container(args: argparse.Namespace, **overrides: Any) -> Container:
-    container = create_container(
+    return create_container(
+        runtime="cli",
         issuer=getattr(args, "issuer", None),
         audience=getattr(args, "audience", None),
         leeway=getattr(args, "leeway", None),
+        key_file=getattr(args, "key", None),
         **overrides,
     )
-    if getattr(args, "key", None):
-        container.key_ring.override(providers.Object(key_ring_from_file(args.key)))
-    return container
 
 
 def _keygen(args: argparse.Namespace, out: TextIO) -> int:
@@ -201,7 +196,7 @@ def _jwks(args: argparse.Namespace, out: TextIO) -> int:
 
 def _store_container(args: argparse.Namespace) -> Container:
     given: Container | None = getattr(args, "container", None)
-    return given if given is not None else create_container()
+    return given if given is not None else create_container(runtime="cli")
 
 
 def _print_user(user: User, out: TextIO) -> int:
@@ -233,28 +228,10 @@ def _users_sign_out(args: argparse.Namespace, out: TextIO) -> int:
     return _print_user(_store_container(args).sign_out_everywhere()(args.user_id), out)
 
 
-def serve_overrides(host: str, port: int, environ: Mapping[str, str]) -> dict[str, Any]:
-    """What ``serve`` adds to the environment's settings: the local IdP only on a
-    loopback host in development without WorkOS, and a redirect URI on it."""
-    overrides: dict[str, Any] = {}
-    development = (environ.get("WIKIBOT_AUTH_ENV") or "development").strip().lower()
-    local = development == "development" and is_loopback_host(host)
-    if local and not environ.get("WIKIBOT_AUTH_REDIRECT_URI"):
-        netloc = f"[{host}]" if ":" in host else host
-        overrides["redirect_uri"] = f"http://{netloc}:{port}/auth/callback"
-    if (
-        local
-        and not environ.get("WIKIBOT_AUTH_IDP")
-        and not (environ.get("WORKOS_API_KEY") or "").strip()
-    ):
-        overrides["idp"] = "local"
-    return overrides
-
-
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     if not 1 <= args.port <= 65535:  # the redirect URI names the port
         raise _UsageError("--port must be between 1 and 65535")
-    container = create_container(**serve_overrides(args.host, args.port, os.environ))
+    container = container_for(Settings.for_serve(args.host, args.port))
     # Fail now (exit 2) on a bad key or store, not at the first request.
     container.token_signer()
     container.login_state()
@@ -284,13 +261,13 @@ def _dynamodb_create_table(args: argparse.Namespace, out: TextIO) -> int:
     if table is not None and not table.strip():
         raise _UsageError("--table must not be empty")
     if table is None:
-        configured = create_container()
+        configured = create_container(runtime="cli")
         if configured.config.store_kind() != "dynamodb":
             raise _UsageError(
                 "pass --table NAME or set WIKIBOT_AUTH_USER_STORE=dynamodb://NAME"
             )
         table = configured.config.store_location()
-    container = create_container(user_store=f"dynamodb://{table}")
+    container = create_container(runtime="cli", user_store=f"dynamodb://{table}")
     created = container.dynamodb_user_repository().create_table(wait=True)
     print(f"{'created' if created else 'exists'}: {table} (ACTIVE)", file=out)
     return EXIT_OK

@@ -1,10 +1,13 @@
-"""The composition root: one dependency-injector container for every entrypoint.
+"""The composition root: every adapter is chosen and wired here, from settings.
 
     container = create_container()              # settings from the environment
     container.authenticate()("Bearer eyJ...")   # -> AuthenticatedUser
 
-Tests override providers (``container.user_repository.override(...)``) rather
-than patching modules.
+The variants of the wiring follow from the settings, never from an entrypoint
+overriding providers: ``runtime`` (``server``, ``lambda``: the tighter store
+budget and a verify-only key ring; ``cli``), ``key_file`` (the CLI's
+``--key``). Tests override providers (``container.user_repository.override(...)``)
+rather than patching modules.
 """
 
 from __future__ import annotations
@@ -15,14 +18,26 @@ from urllib.parse import urljoin
 
 from dependency_injector import containers, providers
 
-from ..adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
+from ..adapters.dynamodb import (
+    LAMBDA_CONNECT_TIMEOUT,
+    LAMBDA_MAX_ATTEMPTS,
+    LAMBDA_READ_TIMEOUT,
+    DynamoDBUserRepository,
+    make_dynamodb_client,
+)
+from ..adapters.key_ring import KeyRing
 from ..adapters.local_idp import LocalIdentityProvider
 from ..adapters.memory import InMemoryUserRepository
-from ..adapters.rs256 import KeyRing, RS256TokenSigner
+from ..adapters.rs256 import RS256TokenSigner
 from ..adapters.system_clock import SystemClock
-from ..adapters.token_cache import CachingTokenSigner
-from ..adapters.user_cache import with_user_cache
-from ..domain.ports import Clock, IdentityProvider, TokenSigner, UserRepository
+from ..adapters.user_cache import cached_users_of, with_user_cache
+from ..domain.ports import (
+    CachedUsers,
+    Clock,
+    IdentityProvider,
+    TokenSigner,
+    UserRepository,
+)
 from ..domain.use_cases import (
     Authenticate,
     AuthorizationUrl,
@@ -61,12 +76,11 @@ if TYPE_CHECKING:
         workos: WorkOSIdentityProvider,
         local: LocalIdentityProvider,
         rs256: RS256TokenSigner,
-        cached: CachingTokenSigner,
         clock: SystemClock,
     ) -> None:
         stores: list[UserRepository] = [memory, sqlite, dynamodb]
         idps: list[IdentityProvider] = [workos, local]
-        signers: list[TokenSigner] = [rs256, cached]
+        signers: list[TokenSigner] = [rs256]
         clocks: list[Clock] = [clock]
         del stores, idps, signers, clocks
 
@@ -81,6 +95,18 @@ def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
     from ..adapters.workos import WorkOSIdentityProvider
 
     return WorkOSIdentityProvider(**kwargs)
+
+
+def _dynamodb_client(runtime: str) -> Any:
+    """The process's one DynamoDB client; in Lambda with the tighter budget
+    that fits the authorizer's 5 s (see ``LAMBDA_*`` in adapters/dynamodb.py)."""
+    if runtime == "lambda":
+        return make_dynamodb_client(
+            connect_timeout=LAMBDA_CONNECT_TIMEOUT,
+            read_timeout=LAMBDA_READ_TIMEOUT,
+            max_attempts=LAMBDA_MAX_ATTEMPTS,
+        )
+    return make_dynamodb_client()
 
 
 def local_sign_in_url(redirect_uri: str | None) -> str:
@@ -105,29 +131,24 @@ class Container(containers.DeclarativeContainer):
         public_keys_file=config.public_keys_file,
         data_dir=config.data_dir,
         may_generate_key=config.may_generate_key,
+        key_file=config.key_file,
     )
 
-    rs256_token_signer: providers.Provider[RS256TokenSigner] = (
-        providers.ThreadSafeSingleton(
-            RS256TokenSigner,
-            key_ring=key_ring,
-            clock=clock,
-            issuer=config.issuer,
-            audience=config.audience,
-            token_ttl=config.token_ttl,
-            max_token_ttl=config.max_token_ttl,
-            leeway=config.leeway,
-        )
-    )
-
-    # The verified-token cache in front of the RS256 signer.
+    # RS256 over the key ring, with its verified-token cache.
     token_signer: providers.Provider[TokenSigner] = providers.ThreadSafeSingleton(
-        CachingTokenSigner, inner=rs256_token_signer
+        RS256TokenSigner,
+        key_ring=key_ring,
+        clock=clock,
+        issuer=config.issuer,
+        audience=config.audience,
+        token_ttl=config.token_ttl,
+        max_token_ttl=config.max_token_ttl,
+        leeway=config.leeway,
     )
 
     # One boto3 client per process; built only when the DynamoDB store is used.
     dynamodb_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
-        make_dynamodb_client
+        _dynamodb_client, config.runtime
     )
 
     dynamodb_user_repository: providers.Provider[DynamoDBUserRepository] = (
@@ -151,10 +172,22 @@ class Container(containers.DeclarativeContainer):
     user_repository: providers.Provider[UserRepository] = providers.ThreadSafeSingleton(
         with_user_cache, store=user_store, clock=clock, ttl=config.user_cache_ttl
     )
+    # What the async request path may answer from memory (None: no user cache).
+    cached_users: providers.Provider[CachedUsers | None] = providers.Callable(
+        cached_users_of, user_repository
+    )
 
     # One httpx client for the IdP, closed by ``shutdown_resources()``.
     idp_http_client: providers.Resource[httpx.Client] = providers.Resource(
         _idp_http_client, timeout=config.idp_timeout
+    )
+
+    local_identity_provider: providers.Provider[LocalIdentityProvider] = (
+        providers.ThreadSafeSingleton(
+            LocalIdentityProvider,
+            clock=clock,
+            sign_in_url=providers.Callable(local_sign_in_url, config.redirect_uri),
+        )
     )
 
     identity_provider: providers.Provider[IdentityProvider | None] = providers.Selector(
@@ -168,16 +201,25 @@ class Container(containers.DeclarativeContainer):
             base_url=config.workos_base_url,
             redirect_uri=config.redirect_uri,
         ),
-        local=providers.ThreadSafeSingleton(
-            LocalIdentityProvider,
-            clock=clock,
-            sign_in_url=providers.Callable(local_sign_in_url, config.redirect_uri),
-        ),
+        local=local_identity_provider,
+    )
+
+    # The local IdP when it is the active one (its sign-in routes), else None.
+    active_local_identity_provider: providers.Provider[LocalIdentityProvider | None] = (
+        providers.Selector(
+            config.idp,
+            none=providers.Object(None),
+            workos=providers.Object(None),
+            local=local_identity_provider,
+        )
     )
 
     # use cases
     authenticate = providers.Factory(
-        Authenticate, token_signer=token_signer, user_repository=user_repository
+        Authenticate,
+        token_signer=token_signer,
+        user_repository=user_repository,
+        cached_users=cached_users,
     )
     exchange_auth_code = providers.Factory(
         ExchangeAuthCode,
@@ -213,7 +255,11 @@ def create_container(
     Raises:
         NotConfigured: a setting is missing or invalid.
     """
-    settings = Settings.from_env(environ, **overrides)
+    return container_for(Settings.from_env(environ, **overrides))
+
+
+def container_for(settings: Settings) -> Container:
+    """A container configured with ``settings`` (e.g. ``Settings.for_serve``)."""
     container = Container()
     container.config.from_dict(settings.to_config())
     return container

@@ -1,4 +1,4 @@
-"""Loading the key ring from the settings, once per process."""
+"""Loading the key ring the settings name, once per process."""
 
 from __future__ import annotations
 
@@ -7,29 +7,22 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..adapters.rs256 import (
-    KeyRing,
+from ..adapters.key_files import (
     generate_private_key,
     load_private_key,
     load_public_keys,
+    read_key_text,
     write_private_key,
 )
+from ..adapters.key_ring import KeyRing
 from ..domain.errors import NotConfigured
 
 logger = logging.getLogger("wikibot_auth")
 
 DEV_KEY_NAME = "signing-key.pem"
-
-
-def _read(path: str, variable: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NotConfigured(f"{variable}: cannot read {path} ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise NotConfigured(
-            f"{variable}: {path} is not a PEM or JWKS text file"
-        ) from exc
+PRIVATE_KEY = "WIKIBOT_AUTH_PRIVATE_KEY"
+PRIVATE_KEY_FILE = "WIKIBOT_AUTH_PRIVATE_KEY_FILE"
+PUBLIC_KEYS_FILE = "WIKIBOT_AUTH_PUBLIC_KEYS_FILE"
 
 
 def load_key_ring(
@@ -38,49 +31,62 @@ def load_key_ring(
     public_keys_file: str | None,
     data_dir: str,
     may_generate_key: bool,
+    key_file: str | None = None,
 ) -> KeyRing:
-    """The signing key from the environment or its file, else (development only)
-    one generated in the data directory; plus older public keys for rotation."""
-    if private_key:
-        signing = load_private_key(private_key, origin="WIKIBOT_AUTH_PRIVATE_KEY")
-    elif private_key_file:
-        signing = load_private_key(
-            _read(private_key_file, "WIKIBOT_AUTH_PRIVATE_KEY_FILE"),
-            origin="WIKIBOT_AUTH_PRIVATE_KEY_FILE",
-        )
-    elif may_generate_key:
-        signing = development_key(Path(data_dir) / DEV_KEY_NAME)
-    else:
-        raise NotConfigured(
-            "no signing key: set WIKIBOT_AUTH_PRIVATE_KEY or "
-            "WIKIBOT_AUTH_PRIVATE_KEY_FILE"
-        )
+    """The key ring of the settings:
+
+    - ``key_file`` (the CLI's ``--key``): that file alone; a private key signs
+      and verifies, public keys (PEM or JWKS) only verify;
+    - else the signing key from ``WIKIBOT_AUTH_PRIVATE_KEY`` or its file, else
+      (development only) one generated in the data directory, plus the older
+      public keys of ``WIKIBOT_AUTH_PUBLIC_KEYS_FILE``;
+    - else (a Lambda authorizer) the public keys file alone: verify only.
+
+    Raises:
+        NotConfigured: no usable key.
+    """
+    if key_file:
+        return key_ring_from_file(key_file)
     public = (
         load_public_keys(
-            _read(public_keys_file, "WIKIBOT_AUTH_PUBLIC_KEYS_FILE"),
-            origin="WIKIBOT_AUTH_PUBLIC_KEYS_FILE",
+            read_key_text(public_keys_file, PUBLIC_KEYS_FILE), origin=PUBLIC_KEYS_FILE
         )
         if public_keys_file
         else []
     )
-    return KeyRing.build(signing, public)
+    if private_key:
+        signing = load_private_key(private_key, origin=PRIVATE_KEY)
+    elif private_key_file:
+        signing = load_private_key(
+            read_key_text(private_key_file, PRIVATE_KEY_FILE), origin=PRIVATE_KEY_FILE
+        )
+    elif may_generate_key:
+        signing = development_key(Path(data_dir) / DEV_KEY_NAME)
+    elif public:
+        return KeyRing.build(None, public)
+    else:
+        raise NotConfigured(f"no signing key: set {PRIVATE_KEY} or {PRIVATE_KEY_FILE}")
+    return KeyRing.of_private_key(signing, public)
 
 
 def development_key(path: Path) -> rsa.RSAPrivateKey:
-    """The development signing key: read it, or generate it once (mode 0600)."""
+    """The development signing key: read it, or generate it once (mode 0600,
+    in a data directory created 0700). Racing processes read one whole key."""
     if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             write_private_key(path, generate_private_key())
             logger.info("generated a development signing key at %s", path)
         except FileExistsError:
             pass  # another process generated it first
-    return load_private_key(_read(str(path), "WIKIBOT_AUTH_DATA_DIR"), origin=str(path))
+    text = read_key_text(path, "WIKIBOT_AUTH_DATA_DIR")
+    return load_private_key(text, origin=str(path))
 
 
 def key_ring_from_file(path: str) -> KeyRing:
-    """A key ring from one PEM file: a private key signs and verifies; public
-    keys (or a JWKS) only verify."""
-    text = _read(path, "--key")
+    """A key ring from one file: a private key signs and verifies; public keys
+    (a PEM bundle or a JWKS) only verify."""
+    text = read_key_text(path, "--key")
     if "PRIVATE KEY-----" in text:
-        return KeyRing.build(load_private_key(text, origin=path))
+        return KeyRing.of_private_key(load_private_key(text, origin=path))
     return KeyRing.build(None, load_public_keys(text, origin=path))

@@ -16,10 +16,10 @@ import math
 from urllib.parse import urlsplit
 
 import attrs
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..adapters.rs256 import KeyRing
+from ..adapters.key_ring import KeyRing
 from ..domain.errors import InvalidCallback, InvalidRequest, NotConfigured
 from ..domain.ports import Clock
 from .cookies import LOGIN_MAX_AGE
@@ -35,13 +35,9 @@ def derive_login_state_key(key_ring: KeyRing) -> bytes:
     Raises:
         NotConfigured: the key ring has no signing key.
     """
-    if key_ring.signing_key is None:
+    if key_ring.signer is None:
         raise NotConfigured("logging in needs a signing key")
-    material = key_ring.signing_key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    material = key_ring.signer.secret_material()
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(
         material
     )

@@ -27,7 +27,7 @@ from ..domain.errors import (
     MissingToken,
     NotConfigured,
 )
-from ..domain.model import LoginResult
+from ..domain.model import AuthorizationRequest, LoginCallback, LoginResult
 from ..domain.pkce import code_challenge_s256, new_code_verifier, new_state
 from .asgi import AuthMiddleware, PlatformUser
 from .containers import Container
@@ -74,11 +74,11 @@ class Routes:
         config = container.config
         self.configured_redirect_uri: str | None = config.redirect_uri()
         self.production = config.env() == "production"
-        if not self.configured_redirect_uri and (
-            self.production or config.idp() == "workos"
-        ):  # never derived from a Host header an attacker chooses
+        # never derived from a Host header an attacker chooses
+        if not self.configured_redirect_uri and config.redirect_uri_required():
             raise NotConfigured(
-                f"{REDIRECT_URI_VARIABLE} is required in production and with WorkOS"
+                f"{REDIRECT_URI_VARIABLE} is required in production and with a "
+                "remote IdP"
             )
 
     def redirect_uri(self, request: Request) -> str:
@@ -96,16 +96,17 @@ class Routes:
         return CookiePolicy.for_redirect_uri(self.redirect_uri(request))
 
     def local_idp(self) -> LocalIdentityProvider | None:
-        idp = self.container.identity_provider()
-        return idp if isinstance(idp, LocalIdentityProvider) else None
+        return self.container.active_local_identity_provider()
 
     async def login(self, request: Request) -> Response:
         return_to = check_return_to(request.query_params.get("return_to"))
         state, verifier = new_state(), new_code_verifier()
         url = self.container.authorization_url()(
-            state,
-            code_challenge_s256(verifier),
-            redirect_uri=self.redirect_uri(request),
+            AuthorizationRequest(
+                state=state,
+                code_challenge=code_challenge_s256(verifier),
+                redirect_uri=self.redirect_uri(request),
+            )
         )
         value = self.container.login_state().dumps(state, verifier, return_to)
         cookie = self.cookies(request).set_login(value)
@@ -151,15 +152,15 @@ class Routes:
 
     async def _finish_login(self, request: Request) -> tuple[LoginResult, str]:
         try:
-            code, verifier, return_to = self._check_callback(request)
+            callback, return_to = self._check_callback(request)
         except AuthError as exc:
             logger.info("login failed: code=%s", exc.code)
             raise
         exchange = self.container.exchange_auth_code()
-        result = await asyncio.to_thread(exchange, code, verifier)
+        result = await asyncio.to_thread(exchange.finish, callback)
         return result, return_to
 
-    def _check_callback(self, request: Request) -> tuple[str, str, str]:
+    def _check_callback(self, request: Request) -> tuple[LoginCallback, str]:
         query = request.query_params
         if "error" in query:
             raise LoginFailed("the identity provider answered with an error")
@@ -172,7 +173,13 @@ class Routes:
         code = query.get("code")
         if not code:
             raise InvalidCallback("the callback carries no code")
-        return code, login.verifier, login.return_to
+        callback = LoginCallback(
+            code=code,
+            code_verifier=login.verifier,
+            redirect_uri=self.redirect_uri(request),
+            iss=query.get("iss"),
+        )
+        return callback, login.return_to
 
     async def local_sign_in_page(self, request: Request) -> Response:
         if self.local_idp() is None:

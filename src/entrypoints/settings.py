@@ -21,6 +21,8 @@ PREFIX = "WIKIBOT_AUTH_"
 ENVIRONMENTS = ("development", "production")
 IDPS = ("workos", "local", "none")
 AUTHORIZER_RESPONSES = ("simple", "iam")
+# Where the container runs: the variants of its wiring (DESIGN "The hexagon").
+RUNTIMES = ("server", "lambda", "cli")
 STORE_KINDS = ("sqlite", "dynamodb", "memory")
 SQLITE_PREFIX = "sqlite:///"
 
@@ -121,7 +123,11 @@ class Settings:
     workos_api_key: str | None = attrs.field(default=None, repr=False)
     workos_client_id: str | None = None
     workos_base_url: str = "https://api.workos.com"
-    lambda_process: bool = False
+    runtime: str = attrs.field(
+        default="server", validator=attrs.validators.in_(RUNTIMES)
+    )
+    # The CLI's --key: one PEM (private: signs and verifies) or public keys.
+    key_file: str | None = None
     env_explicit: bool = False
 
     @classmethod
@@ -160,7 +166,7 @@ class Settings:
             "workos_base_url": (
                 env.get("WORKOS_BASE_URL") or "https://api.workos.com"
             ).rstrip("/"),
-            "lambda_process": in_lambda(env),
+            "runtime": "lambda" if in_lambda(env) else "server",
             "env_explicit": bool(env.get(PREFIX + "ENV")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -168,14 +174,58 @@ class Settings:
         settings.check()
         return settings
 
+    @classmethod
+    def for_serve(
+        cls, host: str, port: int, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """The settings of ``wikibot-auth serve --host H --port P``: in
+        development on a loopback host, the local IdP when no IdP is
+        configured (nor ``WORKOS_API_KEY``) and a redirect URI on that host.
+
+        Raises:
+            NotConfigured: the local IdP on a non-loopback host, or a bad setting.
+        """
+        env = os.environ if environ is None else environ
+        development = _choice(env, "ENV", "development", ENVIRONMENTS) != "production"
+        loopback = is_loopback_host(host)
+        overrides: dict[str, Any] = {}
+        if development and loopback and not _text(env, PREFIX + "REDIRECT_URI"):
+            netloc = f"[{host}]" if ":" in host else host
+            overrides["redirect_uri"] = f"http://{netloc}:{port}/auth/callback"
+        if (
+            development
+            and loopback
+            and not _text(env, PREFIX + "IDP")
+            and not _text(env, "WORKOS_API_KEY")
+        ):
+            overrides["idp"] = "local"
+        settings = cls.from_env(env, **overrides)
+        if settings.idp == "local" and not loopback:
+            raise NotConfigured(
+                "the local IdP signs anyone in as anyone: it is refused on a "
+                f"non-loopback host ({PREFIX}IDP=local with --host {host})"
+            )
+        return settings
+
     @property
     def production(self) -> bool:
         return self.env == "production"
 
     @property
+    def lambda_process(self) -> bool:
+        return self.runtime == "lambda"
+
+    @property
     def may_generate_key(self) -> bool:
-        """Keys are generated only in development, never in a Lambda process."""
-        return not self.production and not self.lambda_process
+        """Keys are generated only in development, never in a Lambda process
+        nor for the CLI's ``--key``."""
+        return not self.production and not self.lambda_process and not self.key_file
+
+    @property
+    def redirect_uri_required(self) -> bool:
+        """In production and with a remote IdP, the redirect URI is never
+        derived from a request (whose Host an attacker chooses)."""
+        return self.production or self.idp not in ("local", "none")
 
     @property
     def store_kind(self) -> str:
@@ -256,4 +306,5 @@ class Settings:
         values["store_kind"] = self.store_kind
         values["store_location"] = self.store_location
         values["may_generate_key"] = self.may_generate_key
+        values["redirect_uri_required"] = self.redirect_uri_required
         return values
