@@ -8,67 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .domain import (
-    AuthenticatedUser,
-    AuthError,
-    CredentialsError,
-    CsrfRejected,
-    DependencyError,
-    Identity,
-    IdentityProfile,
-    IdPError,
-    IdPUnavailable,
-    InternalError,
-    InvalidCallback,
-    InvalidRequest,
-    InvalidToken,
-    LoginError,
-    LoginFailed,
-    LoginResult,
-    LoginStepRequired,
-    MissingToken,
-    NotConfigured,
-    StoreUnavailable,
-    TokenClaims,
-    TokenExpired,
-    TokenRevoked,
-    UnknownUser,
-    User,
-    UserDisabled,
-)
+# The domain's public names, listed once (in domain/__init__.py).
+from .domain import *  # noqa: F403
+from .domain import __all__ as _domain_names
 
 if TYPE_CHECKING:
-    from .entrypoints.containers import Container
+    from .entrypoints.containers import Container as Container
 
-__all__ = [
-    "AuthError",
-    "AuthenticatedUser",
-    "Container",
-    "CredentialsError",
-    "CsrfRejected",
-    "DependencyError",
-    "IdPError",
-    "IdPUnavailable",
-    "Identity",
-    "IdentityProfile",
-    "InternalError",
-    "InvalidCallback",
-    "InvalidRequest",
-    "InvalidToken",
-    "LoginError",
-    "LoginFailed",
-    "LoginResult",
-    "LoginStepRequired",
-    "MissingToken",
-    "NotConfigured",
-    "StoreUnavailable",
-    "TokenClaims",
-    "TokenExpired",
-    "TokenRevoked",
-    "UnknownUser",
-    "User",
-    "UserDisabled",
-]
+__all__ = sorted([*_domain_names, "Container"])
 
 
 def __getattr__(name: str) -> Any:
