@@ -32,12 +32,9 @@ from pathlib import Path
 from benchmarks.bench_tokens import profile
 from benchmarks.harness import Bench
 from tests.integration.dynalite import free_port, stop
-from wikibot_auth.adapters.rs256 import (
-    KeyRing,
-    RS256TokenSigner,
-    generate_private_key,
-    private_key_pem,
-)
+from wikibot_auth.adapters.key_files import generate_private_key, private_key_pem
+from wikibot_auth.adapters.key_ring import KeyRing
+from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.adapters.system_clock import SystemClock
 from wikibot_auth.domain.model import User
@@ -186,7 +183,9 @@ def run() -> None:
         store = SQLiteUserRepository(str(tmp / "users.db"))
         store.create(user, [profile().alias])
         store.close()
-        token = RS256TokenSigner(KeyRing.build(key), clock).create_token(user.user_id)
+        token = RS256TokenSigner(KeyRing.of_private_key(key), clock).create_token(
+            user.user_id
+        )
         env = {
             **os.environ,
             "WIKIBOT_AUTH_PRIVATE_KEY_FILE": str(tmp / "private.pem"),

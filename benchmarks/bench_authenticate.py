@@ -22,8 +22,10 @@ from pathlib import Path
 
 from benchmarks.bench_tokens import floor_verify, profile
 from benchmarks.harness import Bench, verdict
+from wikibot_auth.adapters.key_files import generate_private_key
+from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.memory import InMemoryUserRepository
-from wikibot_auth.adapters.rs256 import KeyRing, RS256TokenSigner, generate_private_key
+from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.adapters.system_clock import SystemClock
 from wikibot_auth.adapters.token_cache import CachingTokenSigner
 from wikibot_auth.adapters.user_cache import with_user_cache
@@ -75,7 +77,7 @@ def dynalite_store() -> Iterator[UserRepository | None]:
 def run() -> None:
     clock = SystemClock()
     key = generate_private_key()
-    signer = RS256TokenSigner(KeyRing.build(key), clock)
+    signer = RS256TokenSigner(KeyRing.of_private_key(key), clock)
     user = User.new("usr_bench", profile(), int(clock.now()))
     token = signer.create_token(user.user_id)
     other = signer.create_token(user.user_id)  # same shape, for cold misses

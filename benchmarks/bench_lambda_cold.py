@@ -123,12 +123,10 @@ def runtime_venv() -> Path:
 def _environment(tmp: Path) -> dict[str, str]:
     from cryptography.hazmat.primitives import serialization
 
+    from wikibot_auth.adapters.key_files import generate_private_key
+    from wikibot_auth.adapters.key_ring import KeyRing
     from wikibot_auth.adapters.memory import FixedClock
-    from wikibot_auth.adapters.rs256 import (
-        KeyRing,
-        RS256TokenSigner,
-        generate_private_key,
-    )
+    from wikibot_auth.adapters.rs256 import RS256TokenSigner
 
     key = generate_private_key()
     public_file = tmp / "public.pem"
@@ -148,7 +146,7 @@ def _environment(tmp: Path) -> dict[str, str]:
         "WIKIBOT_AUTH_USER_STORE": "dynamodb://bench-users",
         "WIKIBOT_AUTH_PUBLIC_KEYS_FILE": str(public_file),
         "_EXPIRED_TOKEN": RS256TokenSigner(
-            KeyRing.build(key), FixedClock(1_000_000_000)
+            KeyRing.of_private_key(key), FixedClock(1_000_000_000)
         ).create_token("usr_bench"),
     }
 

@@ -17,16 +17,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from benchmarks.harness import Bench, verdict
+from wikibot_auth.adapters.key_files import generate_private_key
+from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.memory import (
     InMemoryUserRepository,
     ScriptedIdentityProvider,
 )
-from wikibot_auth.adapters.rs256 import (
-    MAX_TOKEN_BYTES,
-    KeyRing,
-    RS256TokenSigner,
-    generate_private_key,
-)
+from wikibot_auth.adapters.rs256 import MAX_TOKEN_BYTES, RS256TokenSigner
 from wikibot_auth.adapters.system_clock import SystemClock
 from wikibot_auth.adapters.token_cache import CachingTokenSigner
 from wikibot_auth.adapters.user_cache import CachingUserRepository
@@ -164,7 +161,7 @@ def run() -> None:
     pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
-    ring = KeyRing.build(key)
+    ring = KeyRing.of_private_key(key)
     signer = RS256TokenSigner(ring, clock)
 
     store = InMemoryUserRepository()

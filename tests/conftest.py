@@ -8,17 +8,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, settings
 
+from wikibot_auth.adapters.key_files import generate_private_key, write_private_key
+from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.memory import (
     FixedClock,
     InMemoryUserRepository,
     ScriptedIdentityProvider,
 )
-from wikibot_auth.adapters.rs256 import (
-    KeyRing,
-    RS256TokenSigner,
-    generate_private_key,
-    write_private_key,
-)
+from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.domain.model import Identity, IdentityProfile
 from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
 from wikibot_auth.domain.use_cases import (
@@ -63,7 +60,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def signer(private_key: rsa.RSAPrivateKey, clock: FixedClock) -> RS256TokenSigner:
-    return RS256TokenSigner(KeyRing.build(private_key), clock)
+    return RS256TokenSigner(KeyRing.of_private_key(private_key), clock)
 
 
 @pytest.fixture

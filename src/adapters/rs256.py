@@ -55,6 +55,9 @@ class _BackendRS256(RSAAlgorithm):
     def prepare_key(self, key: Any) -> Any:
         return key
 
+    def check_key_length(self, key: Any) -> str | None:
+        return super().check_key_length(cast(SigningBackend, key).public_key)
+
     def sign(self, msg: bytes, key: Any) -> bytes:
         return cast(SigningBackend, key).sign(msg)
 
@@ -249,8 +252,9 @@ class RS256TokenSigner:
         if entry is None:
             entry = self._verify(token)
             entries.put(token, entry)
-            return entry[0]
         claims, (exp, iat, nbf) = entry
+        # Also after a miss: a verify that read the ring before a replace_keys
+        # may have put its token after the purge.
         if claims.kid not in self._key_ring.verification_keys:
             entries.pop(token)
             raise InvalidToken("unknown key id")

@@ -12,7 +12,7 @@ import pytest
 from dependency_injector import providers
 
 from tests.integration.web import BASE, query_of, sign_in, web_container, web_env
-from wikibot_auth.adapters.rs256 import private_key_pem
+from wikibot_auth.adapters.key_files import private_key_pem
 from wikibot_auth.domain.errors import NotConfigured
 from wikibot_auth.domain.model import Identity, IdentityProfile, User
 from wikibot_auth.entrypoints.asgi import AuthMiddleware, create_app

@@ -48,7 +48,7 @@ def test_keygen_refuses_to_overwrite_without_force(tmp_path, capsys):
 
 
 def test_keygen_bits(tmp_path, capsys):
-    from wikibot_auth.adapters.rs256 import load_private_key
+    from wikibot_auth.adapters.key_files import load_private_key
 
     path = tmp_path / "k.pem"
     assert run(capsys, "keygen", "--out", str(path), "--bits", "3072")[0] == 0

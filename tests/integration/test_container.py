@@ -44,7 +44,7 @@ def test_lambda_never_generates_a_key(tmp_path):
 
 
 def test_private_key_from_the_environment_with_literal_newlines(tmp_path, private_key):
-    from wikibot_auth.adapters.rs256 import private_key_pem, thumbprint
+    from wikibot_auth.adapters.key_files import private_key_pem, thumbprint
 
     pem = private_key_pem(private_key).decode().replace("\n", "\\n")
     signer = create_container(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from tests.conftest import workos_profile
-from wikibot_auth.adapters.rs256 import generate_private_key, public_jwk, thumbprint
+from wikibot_auth.adapters.key_files import generate_private_key, public_jwk, thumbprint
 from wikibot_auth.domain.errors import AuthError
 from wikibot_auth.entrypoints.cli import main
 

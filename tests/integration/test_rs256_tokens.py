@@ -9,16 +9,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import user_ids
-from wikibot_auth.adapters.memory import FixedClock
-from wikibot_auth.adapters.rs256 import (
-    KeyRing,
-    RS256TokenSigner,
+from wikibot_auth.adapters.key_files import (
     generate_private_key,
     load_private_key,
     load_public_keys,
     private_key_pem,
     thumbprint,
 )
+from wikibot_auth.adapters.key_ring import KeyRing
+from wikibot_auth.adapters.memory import FixedClock
+from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.domain.errors import InvalidToken, NotConfigured, TokenExpired
 
 NOW = 1_700_000_000
@@ -81,15 +81,15 @@ def test_token_from_another_issuer_or_audience_is_rejected(
     private_key, clock, issuer, audience
 ):
     foreign = RS256TokenSigner(
-        KeyRing.build(private_key), clock, issuer=issuer, audience=audience
+        KeyRing.of_private_key(private_key), clock, issuer=issuer, audience=audience
     )
-    ours = RS256TokenSigner(KeyRing.build(private_key), clock)
+    ours = RS256TokenSigner(KeyRing.of_private_key(private_key), clock)
     with pytest.raises(InvalidToken):
         ours.validate_token(foreign.create_token("u"))
 
 
 def test_token_from_another_key_is_rejected(signer, other_key, clock):
-    foreign = RS256TokenSigner(KeyRing.build(other_key), clock)
+    foreign = RS256TokenSigner(KeyRing.of_private_key(other_key), clock)
     with pytest.raises(InvalidToken):
         signer.validate_token(foreign.create_token("u"))
 
@@ -103,10 +103,10 @@ def test_malformed_or_empty_token_is_rejected(signer, token):
 def test_rotated_key_still_verifies_from_the_public_key_ring(
     private_key, other_key, clock
 ):
-    old = RS256TokenSigner(KeyRing.build(other_key), clock)
+    old = RS256TokenSigner(KeyRing.of_private_key(other_key), clock)
     token = old.create_token("u")
     rotated = RS256TokenSigner(
-        KeyRing.build(private_key, [other_key.public_key()]), clock
+        KeyRing.of_private_key(private_key, [other_key.public_key()]), clock
     )
     assert rotated.validate_token(token).sub == "u"
     assert len(rotated.jwks()["keys"]) == 2
@@ -114,10 +114,10 @@ def test_rotated_key_still_verifies_from_the_public_key_ring(
 
 def test_replace_keys_drops_an_old_key(private_key, other_key, clock):
     signer = RS256TokenSigner(
-        KeyRing.build(private_key, [other_key.public_key()]), clock
+        KeyRing.of_private_key(private_key, [other_key.public_key()]), clock
     )
-    token = RS256TokenSigner(KeyRing.build(other_key), clock).create_token("u")
-    signer.replace_keys(KeyRing.build(private_key))
+    token = RS256TokenSigner(KeyRing.of_private_key(other_key), clock).create_token("u")
+    signer.replace_keys(KeyRing.of_private_key(private_key))
     with pytest.raises(InvalidToken):
         signer.validate_token(token)
 
@@ -180,7 +180,7 @@ def test_public_keys_load_from_pem_bundle_and_jwks(private_key, other_key, signe
 def test_token_ttl_above_the_maximum_is_refused(private_key, clock):
     with pytest.raises(NotConfigured):
         RS256TokenSigner(
-            KeyRing.build(private_key), clock, token_ttl=100, max_token_ttl=50
+            KeyRing.of_private_key(private_key), clock, token_ttl=100, max_token_ttl=50
         )
 
 
@@ -216,7 +216,7 @@ def test_changing_or_inserting_any_character_is_rejected(signer, data):
 def test_expiry_boundary_is_exact(private_key, offset):
     clock = FixedClock(NOW)
     signer = RS256TokenSigner(
-        KeyRing.build(private_key), clock, token_ttl=100, leeway=30
+        KeyRing.of_private_key(private_key), clock, token_ttl=100, leeway=30
     )
     token = signer.create_token("u")  # exp = NOW + 100
     clock.set(NOW + 100 + 30 + offset)  # rejected when exp <= now - leeway
@@ -233,7 +233,7 @@ def test_expiry_boundary_is_exact(private_key, offset):
 @example(offset=1)
 def test_future_iat_boundary_is_exact(private_key, offset):
     clock = FixedClock(NOW)
-    signer = RS256TokenSigner(KeyRing.build(private_key), clock, leeway=30)
+    signer = RS256TokenSigner(KeyRing.of_private_key(private_key), clock, leeway=30)
     token = signer.create_token("u", min_issued_at=NOW + 30 + offset)
     if offset > 0:  # iat > now + leeway
         with pytest.raises(InvalidToken):
@@ -249,11 +249,11 @@ def test_future_iat_boundary_is_exact(private_key, offset):
 def test_any_other_issuer_or_audience_is_rejected(issuer, audience):
     key = _KEY
     clock = FixedClock(NOW)
-    ours = RS256TokenSigner(KeyRing.build(key), clock)
+    ours = RS256TokenSigner(KeyRing.of_private_key(key), clock)
     if (issuer, audience) == ("wikibot.io", "wikibot.io"):
         return
     foreign = RS256TokenSigner(
-        KeyRing.build(key), clock, issuer=issuer, audience=audience
+        KeyRing.of_private_key(key), clock, issuer=issuer, audience=audience
     )
     with pytest.raises(InvalidToken):
         ours.validate_token(foreign.create_token("u"))

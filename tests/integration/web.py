@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from wikibot_auth.adapters.rs256 import private_key_pem
+from wikibot_auth.adapters.key_files import private_key_pem
 from wikibot_auth.entrypoints.containers import Container, create_container
 
 BASE = "http://127.0.0.1:8000"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.memory import FixedClock
-from wikibot_auth.adapters.rs256 import KeyRing
 from wikibot_auth.domain.errors import InvalidCallback, InvalidRequest, NotConfigured
 from wikibot_auth.entrypoints.login_state import (
     LoginStateCodec,
@@ -20,7 +20,9 @@ from wikibot_auth.entrypoints.login_state import (
 
 @pytest.fixture
 def codec(private_key, clock) -> LoginStateCodec:
-    return LoginStateCodec(derive_login_state_key(KeyRing.build(private_key)), clock)
+    return LoginStateCodec(
+        derive_login_state_key(KeyRing.of_private_key(private_key)), clock
+    )
 
 
 def test_round_trip(codec):
@@ -29,7 +31,9 @@ def test_round_trip(codec):
 
 
 def test_another_signing_key_cannot_read_it(codec, other_key, clock):
-    other = LoginStateCodec(derive_login_state_key(KeyRing.build(other_key)), clock)
+    other = LoginStateCodec(
+        derive_login_state_key(KeyRing.of_private_key(other_key)), clock
+    )
     with pytest.raises(InvalidCallback):
         other.loads(codec.dumps("st", "v" * 43, "/"))
 

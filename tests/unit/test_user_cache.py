@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -11,8 +12,11 @@ from hypothesis import strategies as st
 from tests.conftest import workos_profile
 from tests.threads import run_together
 from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
-from wikibot_auth.adapters.token_cache import CachingTokenSigner
-from wikibot_auth.adapters.user_cache import CachingUserRepository, with_user_cache
+from wikibot_auth.adapters.user_cache import (
+    CachingUserRepository,
+    cached_users_of,
+    with_user_cache,
+)
 from wikibot_auth.domain.errors import TokenRevoked, UserDisabled
 from wikibot_auth.domain.model import Identity, User
 from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
@@ -39,9 +43,9 @@ def cached_repo(repo, clock):
 def stack(request, idp, repo, signer, clock):
     """Authenticate and the operator's use cases over both caches, as wired."""
     users = with_user_cache(repo, clock, request.param)
-    tokens = CachingTokenSigner(signer)
+    tokens = signer
     return (
-        Authenticate(tokens, users),
+        Authenticate(tokens, users, cached_users_of(users)),
         ExchangeAuthCode(idp, users, tokens, clock),
         SignOutEverywhere(users, clock),
         SetUserDisabled(users, clock),
@@ -74,18 +78,16 @@ def test_disabling_rejects_a_cached_token_on_the_next_request(stack, idp):
     set_disabled(result.user.user_id, True)
     with pytest.raises(UserDisabled):
         authenticate(header)
-    claims = authenticate.verify(header)
     with pytest.raises(UserDisabled):
-        authenticate.cached_user_for(claims)
+        asyncio.run(authenticate.acall(header))
 
 
 def test_a_revocation_by_another_process_is_seen_within_the_ttl(
     repo, signer, clock, login
 ):
     result = login(workos_profile())
-    authenticate = Authenticate(
-        CachingTokenSigner(signer), CachingUserRepository(repo, clock, TTL)
-    )
+    users = CachingUserRepository(repo, clock, TTL)
+    authenticate = Authenticate(signer, users, users)
     header = f"Bearer {result.token}"
     authenticate(header)
     SignOutEverywhere(repo, clock)(result.user.user_id)  # straight to the store
@@ -98,13 +100,13 @@ def test_a_revocation_by_another_process_is_seen_within_the_ttl(
 
 def test_a_cached_record_is_answered_without_the_store(cached_repo, repo, clock):
     repo.create(new_user(), [Identity.workos("user_01")])
-    assert cached_repo.get_cached("usr_1") == repo.get("usr_1")
+    assert cached_repo.peek("usr_1") is None  # a miss, not an absence
     cached_repo.get("usr_1")
     repo.put_raw_item({**repo.raw_item("usr_1"), "email": "new@example.com"})
     assert cached_repo.get("usr_1").email == "ada@example.com"
-    assert cached_repo.get_cached("usr_1").email == "ada@example.com"
+    assert cached_repo.peek("usr_1").email == "ada@example.com"
     clock.advance(TTL)
-    assert cached_repo.get_cached("usr_1").email == "new@example.com"
+    assert cached_repo.peek("usr_1") is None
     assert cached_repo.get("usr_1").email == "new@example.com"
 
 
@@ -127,10 +129,10 @@ def test_absent_users_are_not_remembered(cached_repo, repo):
     [
         lambda r: r.update_profile("usr_1", {"email": "b@example.com"}),
         lambda r: r.link_identity("usr_1", Identity("google", "42")),
-        lambda r: r.set_tokens_valid_after("usr_1", 10),
+        lambda r: r.revoke_tokens("usr_1", 10),
         lambda r: r.set_disabled("usr_1", True),
     ],
-    ids=["update_profile", "link_identity", "set_tokens_valid_after", "set_disabled"],
+    ids=["update_profile", "link_identity", "revoke_tokens", "set_disabled"],
 )
 def test_every_write_through_the_cache_is_seen_at_once(cached_repo, write):
     cached_repo.create(new_user(), [Identity.workos("user_01")])
@@ -138,12 +140,15 @@ def test_every_write_through_the_cache_is_seen_at_once(cached_repo, write):
     after = write(cached_repo)
     assert after != before
     assert cached_repo.get("usr_1") == after
-    assert cached_repo.get_cached("usr_1") == after
+    assert cached_repo.peek("usr_1") == after
 
 
 def test_ttl_zero_is_the_store_itself(repo, clock):
     assert with_user_cache(repo, clock, 0) is repo
-    assert isinstance(with_user_cache(repo, clock, 0.5), CachingUserRepository)
+    assert cached_users_of(repo) is None
+    cached = with_user_cache(repo, clock, 0.5)
+    assert isinstance(cached, CachingUserRepository)
+    assert cached_users_of(cached) is cached
 
 
 class PausingRepository(InMemoryUserRepository):
@@ -199,7 +204,7 @@ def test_sixteen_threads_keep_the_user_cache_consistent(clock):
         for step in range(200):
             user_id = f"usr_{(n + step) % 4}"
             if n % 4 == 0:
-                cached.set_tokens_valid_after(user_id, n * 1000 + step)
+                cached.revoke_tokens(user_id, n * 1000 + step)
             elif cached.get(user_id).user_id != user_id:
                 errors.append("wrong user")
 

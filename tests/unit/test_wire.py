@@ -5,7 +5,7 @@ import json
 import pytest
 
 from wikibot_auth.domain.errors import (
-    ALL_ERRORS,
+    AuthError,
     IdPUnavailable,
     InvalidToken,
     StoreUnavailable,
@@ -13,11 +13,37 @@ from wikibot_auth.domain.errors import (
 from wikibot_auth.entrypoints.wire import ERRORS, error_answer, exit_code
 
 
+def _concrete_errors(root: type[AuthError]) -> list[type[AuthError]]:
+    """Every AuthError subclass that declares its own code (the grouping
+    classes CredentialsError, LoginError and DependencyError inherit one)."""
+    found = []
+    for cls in root.__subclasses__():
+        if "code" in vars(cls):
+            found.append(cls)
+        found.extend(_concrete_errors(cls))
+    return found
+
+
+ALL_ERRORS = _concrete_errors(AuthError)
+
+
 def test_every_domain_error_code_has_a_wire_entry():
-    assert {e.code for e in ALL_ERRORS} == set(ERRORS)
+    codes = [e.code for e in ALL_ERRORS]
+    assert len(codes) == len(set(codes)), "two errors share a code"
+    assert set(codes) == set(ERRORS)
 
 
-@pytest.mark.parametrize("error", ALL_ERRORS)
+def test_a_new_error_without_a_row_would_fail():
+    class Invented(AuthError):
+        code = "invented"
+
+    try:
+        assert {e.code for e in _concrete_errors(AuthError)} != set(ERRORS)
+    finally:
+        del Invented
+
+
+@pytest.mark.parametrize("error", ALL_ERRORS, ids=lambda e: e.code)
 def test_json_error_format(error):
     answer = error_answer(error("secret-ish detail sk_test_123"))
     body = json.loads(answer.body)
