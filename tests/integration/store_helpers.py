@@ -29,7 +29,7 @@ class NullSigner:
 
     token_ttl = 60
 
-    def create_token(self, subject: str, *, min_issued_at: int = 0) -> str:
+    def create_token(self, subject: str, *, generation: int = 0) -> str:
         return f"token-for-{subject}"
 
     def validate_token(self, token: str) -> Any:

@@ -143,10 +143,11 @@ async def test_an_unexpected_callback_failure_expires_the_login_cookie(
 ):
     container = web_container(tmp_path, private_key)
 
-    def broken_exchange(code: str, verifier: str) -> Any:
-        raise RuntimeError("a bug")
+    class BrokenExchange:
+        def finish(self, callback: Any) -> Any:
+            raise RuntimeError("a bug")
 
-    container.exchange_auth_code.override(providers.Object(broken_exchange))
+    container.exchange_auth_code.override(providers.Object(BrokenExchange()))
     caplog.set_level(logging.DEBUG)
     async with client_for(create_app(container)) as client:
         callback = await sign_in(client)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from wikibot_auth.adapters.memory import InMemoryUserRepository
 from wikibot_auth.adapters.rs256 import RS256TokenSigner
-from wikibot_auth.adapters.token_cache import CachingTokenSigner
 from wikibot_auth.adapters.user_cache import CachingUserRepository
 from wikibot_auth.entrypoints.containers import create_container
 
@@ -17,11 +16,11 @@ def env(tmp_path, **extra: str) -> dict[str, str]:
     }
 
 
-def test_token_signer_is_the_cache_around_the_rs256_signer(tmp_path):
+def test_token_signer_is_the_rs256_signer_with_its_cache(tmp_path):
     container = create_container(env(tmp_path))
     signer = container.token_signer()
-    assert isinstance(signer, CachingTokenSigner)
-    assert isinstance(container.rs256_token_signer(), RS256TokenSigner)
+    assert isinstance(signer, RS256TokenSigner)
+    assert signer.cache_size > 0
     assert container.token_signer() is signer
     token = signer.create_token("u1")
     assert signer.validate_token(token) is signer.validate_token(token)
@@ -31,6 +30,8 @@ def test_user_repository_is_the_store_itself_by_default(tmp_path):
     container = create_container(env(tmp_path))
     assert isinstance(container.user_repository(), InMemoryUserRepository)
     assert container.user_repository() is container.user_store()
+    assert container.cached_users() is None
+    assert container.authenticate().cached_users is None
 
 
 def test_a_positive_user_cache_ttl_wraps_the_store(tmp_path):
@@ -39,3 +40,4 @@ def test_a_positive_user_cache_ttl_wraps_the_store(tmp_path):
     assert isinstance(users, CachingUserRepository)
     assert users.inner is container.user_store()
     assert container.user_repository() is users
+    assert container.authenticate().cached_users is users

@@ -18,7 +18,12 @@ from wikibot_auth.adapters.local_idp import LocalIdentityProvider
 from wikibot_auth.adapters.memory import FixedClock, ScriptedIdentityProvider
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 from wikibot_auth.domain.errors import LoginFailed
-from wikibot_auth.domain.model import Identity, IdentityProfile
+from wikibot_auth.domain.model import (
+    AuthorizationRequest,
+    Identity,
+    IdentityProfile,
+    LoginCallback,
+)
 from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
 from wikibot_auth.domain.ports import IdentityProvider
 
@@ -67,13 +72,14 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
             yield Harness(idp, server.issue_code)
 
 
-def start(harness: Harness) -> tuple[str, str]:
+def start(harness: Harness) -> LoginCallback:
     verifier = new_code_verifier()
-    return harness.issue_code(code_challenge_s256(verifier)), verifier
+    code = harness.issue_code(code_challenge_s256(verifier))
+    return LoginCallback(code, verifier, redirect_uri=REDIRECT)
 
 
 def test_a_code_exchanges_to_a_profile(harness):
-    profile = harness.provider.exchange_code(*start(harness))
+    profile = harness.provider.exchange_code(start(harness))
     assert isinstance(profile, IdentityProfile)
     assert isinstance(profile.alias, Identity)
     assert "@" in profile.email
@@ -83,26 +89,28 @@ def test_a_code_exchanges_to_a_profile(harness):
 
 
 def test_the_same_code_twice_is_a_failed_login(harness):
-    code, verifier = start(harness)
-    harness.provider.exchange_code(code, verifier)
+    callback = start(harness)
+    harness.provider.exchange_code(callback)
     with pytest.raises(LoginFailed):
-        harness.provider.exchange_code(code, verifier)
+        harness.provider.exchange_code(callback)
 
 
 def test_a_wrong_verifier_is_a_failed_login(harness):
-    code, _ = start(harness)
+    callback = attrs.evolve(start(harness), code_verifier=new_code_verifier())
     with pytest.raises(LoginFailed):
-        harness.provider.exchange_code(code, new_code_verifier())
+        harness.provider.exchange_code(callback)
 
 
 def test_an_unknown_code_is_a_failed_login(harness):
     with pytest.raises(LoginFailed):
-        harness.provider.exchange_code("no-such-code", new_code_verifier())
+        harness.provider.exchange_code(
+            LoginCallback("no-such-code", new_code_verifier())
+        )
 
 
 def test_the_same_person_gets_the_same_alias_each_time(harness):
-    first = harness.provider.exchange_code(*start(harness))
-    second = harness.provider.exchange_code(*start(harness))
+    first = harness.provider.exchange_code(start(harness))
+    second = harness.provider.exchange_code(start(harness))
     assert first.alias == second.alias
     assert first.primary == second.primary
 
@@ -110,7 +118,7 @@ def test_the_same_person_gets_the_same_alias_each_time(harness):
 def test_the_authorization_url_carries_state_and_the_s256_challenge(harness):
     challenge = code_challenge_s256(new_code_verifier())
     url = harness.provider.authorization_url(
-        state="state-123", code_challenge=challenge, redirect_uri=REDIRECT
+        AuthorizationRequest("state-123", challenge, redirect_uri=REDIRECT)
     )
     params = parse_qs(urlsplit(url).query)
     assert params["state"] == ["state-123"]
@@ -121,11 +129,11 @@ def test_the_authorization_url_carries_state_and_the_s256_challenge(harness):
 
 def test_user_supplied_values_cannot_add_parameters(harness):
     plain = harness.provider.authorization_url(
-        state="s", code_challenge="c", redirect_uri=REDIRECT, login_hint="a@b.c"
+        AuthorizationRequest("s", "c", redirect_uri=REDIRECT, login_hint="a@b.c")
     )
     hint = "a@b.c&state=evil&code_challenge=evil#frag"
     url = harness.provider.authorization_url(
-        state="s", code_challenge="c", redirect_uri=REDIRECT, login_hint=hint
+        AuthorizationRequest("s", "c", redirect_uri=REDIRECT, login_hint=hint)
     )
     params = parse_qs(urlsplit(url).query)
     assert params.keys() == parse_qs(urlsplit(plain).query).keys()

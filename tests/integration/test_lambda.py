@@ -284,7 +284,7 @@ def test_the_authorizer_works_with_public_keys_only(
         authorizer(load("rest_token_authorizer", token), None)["principalId"]
         == "usr_ada"
     )
-    assert verify_only.token_signer().key_ring.signing_key is None
+    assert verify_only.token_signer().key_ring.signer is None
 
 
 # --- handler ---------------------------------------------------------------------

@@ -232,9 +232,10 @@ def test_expiry_boundary_is_exact(private_key, offset):
 @example(offset=0)
 @example(offset=1)
 def test_future_iat_boundary_is_exact(private_key, offset):
-    clock = FixedClock(NOW)
-    signer = RS256TokenSigner(KeyRing.of_private_key(private_key), clock, leeway=30)
-    token = signer.create_token("u", min_issued_at=NOW + 30 + offset)
+    ring = KeyRing.of_private_key(private_key)
+    signer = RS256TokenSigner(ring, FixedClock(NOW), leeway=30)
+    ahead = RS256TokenSigner(ring, FixedClock(NOW + 30 + offset), leeway=30)
+    token = ahead.create_token("u")
     if offset > 0:  # iat > now + leeway
         with pytest.raises(InvalidToken):
             signer.validate_token(token)

@@ -59,7 +59,7 @@ def test_a_padded_signature_is_rejected_though_pyjwt_accepts_it(signer):
     token = signer.create_token("u1")
     padding = "=" * (-len(token.rpartition(".")[2]) % 4)
     assert padding  # RSA-2048: 256 bytes, 342 characters, 2 of padding
-    key = signer.key_ring.signing_key.public_key()
+    key = signer.key_ring.signer.public_key
     decoded = jwt.decode(
         token + padding,
         key,

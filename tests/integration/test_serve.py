@@ -9,7 +9,9 @@ import pytest
 
 from tests.integration.server import clean_environ, running_server
 from tests.integration.web import query_of, sign_in
-from wikibot_auth.entrypoints.cli import main, serve_overrides
+from wikibot_auth.domain.errors import NotConfigured
+from wikibot_auth.entrypoints.cli import main
+from wikibot_auth.entrypoints.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -71,21 +73,53 @@ def test_login_flow_over_a_real_socket(server):
     assert "/auth/callback?" not in log
 
 
+def _serve(host: str, port: int, **environ: str) -> tuple[str, str | None]:
+    settings = Settings.for_serve(
+        host, port, {"WIKIBOT_AUTH_USER_STORE": "memory://", **environ}
+    )
+    return settings.idp, settings.redirect_uri
+
+
 def test_serve_uses_the_local_idp_only_on_loopback_in_development():
-    assert serve_overrides("127.0.0.1", 8000, {}) == {
-        "idp": "local",
-        "redirect_uri": "http://127.0.0.1:8000/auth/callback",
-    }
-    assert (
-        serve_overrides("::1", 9, {})["redirect_uri"] == "http://[::1]:9/auth/callback"
+    assert _serve("127.0.0.1", 8000) == (
+        "local",
+        "http://127.0.0.1:8000/auth/callback",
     )
-    assert serve_overrides("0.0.0.0", 8000, {}) == {}  # noqa: S104
-    assert "idp" not in serve_overrides("127.0.0.1", 8000, {"WORKOS_API_KEY": "sk"})
-    assert serve_overrides("127.0.0.1", 8000, {"WIKIBOT_AUTH_ENV": "production"}) == {}
-    configured = serve_overrides(
-        "localhost", 8000, {"WIKIBOT_AUTH_REDIRECT_URI": "https://a.example/cb"}
+    assert _serve("::1", 9)[1] == "http://[::1]:9/auth/callback"
+    assert _serve("0.0.0.0", 8000) == ("none", None)  # noqa: S104
+    assert _serve("127.0.0.1", 8000, WORKOS_API_KEY="sk")[0] == "workos"
+    assert _serve(
+        "localhost", 8000, WIKIBOT_AUTH_REDIRECT_URI="https://a.example/cb"
+    ) == (
+        "local",
+        "https://a.example/cb",
     )
-    assert configured == {"idp": "local"}
+
+
+def test_serve_in_production_never_picks_the_local_idp(tmp_path):
+    settings = Settings.for_serve(
+        "127.0.0.1",
+        8000,
+        {
+            "WIKIBOT_AUTH_ENV": "production",
+            "WIKIBOT_AUTH_PRIVATE_KEY_FILE": "k.pem",
+            "WIKIBOT_AUTH_USER_STORE": "memory://",
+        },
+    )
+    assert (settings.idp, settings.redirect_uri) == ("none", None)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "::"])  # noqa: S104
+def test_an_explicit_local_idp_is_refused_on_a_non_loopback_bind(
+    host, monkeypatch, tmp_path, capsys
+):
+    with pytest.raises(NotConfigured, match="non-loopback"):
+        _serve(host, 8000, WIKIBOT_AUTH_IDP="local")
+    monkeypatch.setenv("WIKIBOT_AUTH_IDP", "local")
+    monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("WIKIBOT_AUTH_USER_STORE", "memory://")
+    assert main(["serve", "--host", host, "--port", "8123"]) == 2  # before binding
+    assert "non-loopback" in capsys.readouterr().err
 
 
 def test_serve_in_production_without_a_key_names_the_variable(
