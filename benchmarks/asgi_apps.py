@@ -36,9 +36,6 @@ class CountingStore:
         self.reads += 1
         return self.inner.get(user_id)
 
-    def get_cached(self, user_id: str) -> User | None:
-        return None
-
     def find_by_identity(self, identity: Identity) -> User | None:
         return self.inner.find_by_identity(identity)
 
@@ -53,8 +50,8 @@ class CountingStore:
     def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
         return self.inner.update_profile(user_id, changes)
 
-    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
-        return self.inner.set_tokens_valid_after(user_id, value)
+    def revoke_tokens(self, user_id: str, now: int) -> User:
+        return self.inner.revoke_tokens(user_id, now)
 
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         return self.inner.set_disabled(user_id, disabled)

@@ -27,7 +27,6 @@ from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.memory import InMemoryUserRepository
 from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.adapters.system_clock import SystemClock
-from wikibot_auth.adapters.token_cache import CachingTokenSigner
 from wikibot_auth.adapters.user_cache import with_user_cache
 from wikibot_auth.domain.model import Identity, User
 from wikibot_auth.domain.ports import UserRepository
@@ -105,7 +104,9 @@ def run() -> None:
             store.create(user, [profile().alias, Identity("google", "1234567890")])
             for ttl in USER_CACHE_TTLS:
                 users = with_user_cache(store, clock, ttl)
-                cold = Authenticate(CachingTokenSigner(signer, max_entries=1), users)
+                cold = Authenticate(
+                    RS256TokenSigner(signer.key_ring, clock, cache_size=1), users
+                )
                 headers = [f"Bearer {token}", f"Bearer {other}"]
 
                 def cold_auth(
@@ -114,7 +115,7 @@ def run() -> None:
                     headers.reverse()  # the one-entry cache always misses
                     return cold(headers[0])
 
-                warm = Authenticate(CachingTokenSigner(signer), users)
+                warm = Authenticate(RS256TokenSigner(signer.key_ring, clock), users)
                 bench.add(f"{store_name}: cold, user cache {ttl:g} s", cold_auth)
                 bench.add(
                     f"{store_name}: warm, user cache {ttl:g} s",

@@ -25,7 +25,6 @@ from wikibot_auth.adapters.memory import (
 )
 from wikibot_auth.adapters.rs256 import MAX_TOKEN_BYTES, RS256TokenSigner
 from wikibot_auth.adapters.system_clock import SystemClock
-from wikibot_auth.adapters.token_cache import CachingTokenSigner
 from wikibot_auth.adapters.user_cache import CachingUserRepository
 from wikibot_auth.domain.model import Identity, IdentityProfile, User
 from wikibot_auth.domain.pkce import new_code_verifier
@@ -162,7 +161,7 @@ def run() -> None:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
     ring = KeyRing.of_private_key(key)
-    signer = RS256TokenSigner(ring, clock)
+    signer = RS256TokenSigner(ring, clock, cache_size=0)  # verifies every time
 
     store = InMemoryUserRepository()
     user = User.new("usr_bench", profile(), int(clock.now()))
@@ -178,7 +177,7 @@ def run() -> None:
     bench.add(
         "ours: validate_token cold (RS256 signer)", lambda: signer.validate_token(token)
     )
-    missing = CachingTokenSigner(signer, max_entries=1)
+    missing = RS256TokenSigner(ring, clock, cache_size=1)
     flip = [token, other_token]
 
     def cold_through_cache() -> object:
@@ -186,14 +185,14 @@ def run() -> None:
         return missing.validate_token(flip[0])
 
     bench.add("ours: validate_token cold (cache miss)", cold_through_cache)
-    cached = CachingTokenSigner(signer)
+    cached = RS256TokenSigner(ring, clock)
     bench.add(
         "ours: validate_token warm (cache hit)", lambda: cached.validate_token(token)
     )
 
     caching_store = CachingUserRepository(store, clock, USER_CACHE_TTL)
     for ttl, users in ((0, store), (USER_CACHE_TTL, caching_store)):
-        cold = Authenticate(CachingTokenSigner(signer, max_entries=1), users)
+        cold = Authenticate(RS256TokenSigner(ring, clock, cache_size=1), users)
         cold_headers = [header, f"Bearer {other_token}"]
 
         def cold_auth(
@@ -203,7 +202,7 @@ def run() -> None:
             return cold(hs[0])
 
         bench.add(f"ours: authenticate cold, user cache {ttl:g} s", cold_auth)
-        warm = Authenticate(CachingTokenSigner(signer), users)
+        warm = Authenticate(RS256TokenSigner(ring, clock), users)
         bench.add(
             f"ours: authenticate warm, user cache {ttl:g} s",
             lambda warm=warm: warm(header),
@@ -282,28 +281,30 @@ def _traced(fill: Any) -> tuple[int, Any]:
 
 def run_memory(signer: RS256TokenSigner, token: str) -> None:
     """Worst-case footprint of full caches (10,000 entries each)."""
-    claims, times = signer.verify(token)
+    claims, times = signer._verify(token)
     print("\n## cache memory, full (tracemalloc, retained bytes)")
     for label, size in (
         ("our tokens", len(token)),
         ("8192-byte tokens", MAX_TOKEN_BYTES),
     ):
-        cache = CachingTokenSigner(signer)
-        count = cache.max_entries
+        cache = RS256TokenSigner(signer.key_ring, SystemClock())
+        count = cache.cache_size
 
         def fill(
-            cache: CachingTokenSigner = cache, size: int = size, count: int = count
+            cache: RS256TokenSigner = cache, size: int = size, count: int = count
         ) -> None:
             for i in range(count):
                 unique = f"{i:010d}"
                 key = unique + "x" * (size - len(unique))
                 entry = (attrs.evolve(claims, sub="usr_" + unique, jti=unique), times)
+                assert cache._entries is not None
+                assert cache._entries is not None
                 cache._entries.put(key, entry)  # what a verified miss stores
 
         used, _ = _traced(fill)
         print(
-            f"token cache, {len(cache):,} x {label} ({size} chars): "
-            f"{used / 2**20:.1f} MiB ({used / len(cache):,.0f} B per entry)"
+            f"token cache, {cache.cached_tokens():,} x {label} ({size} chars): "
+            f"{used / 2**20:.1f} MiB ({used / cache.cached_tokens():,.0f} B per entry)"
         )
     store = InMemoryUserRepository()
     for i in range(10_000):
