@@ -24,6 +24,7 @@ from starlette.routing import Route
 from tests.integration.server import free_port, serving_in_thread
 from tests.integration.web import (
     BASE,
+    client_for,
     log_in,
     query_of,
     sign_in,
@@ -67,8 +68,7 @@ async def client(container, base, server_kind) -> AsyncIterator[httpx.AsyncClien
     """The same tests through httpx.ASGITransport and through a real uvicorn socket."""
     app = create_app(container)
     if server_kind == "asgi-transport":
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        async with client_for(app, base) as client:
             yield client
         return
     with serving_in_thread(app, int(base.rsplit(":", 1)[1])):
@@ -149,10 +149,7 @@ async def test_login_cookie_is_signed_scoped_and_short_lived(client, base):
 
 async def test_cookies_are_secure_behind_https(tmp_path, private_key):
     container = web_container(tmp_path, private_key, base="https://auth.example")
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="https://auth.example"
-    ) as client:
+    async with client_for(create_app(container), "https://auth.example") as client:
         response = await start_login(client)
     assert "; Secure" in set_cookies(response)["wikibot_auth_login"]
 
@@ -205,8 +202,7 @@ async def test_expired_login_cookie_is_invalid_callback(tmp_path, private_key):
     container = web_container(tmp_path, private_key)
     clock = FixedClock()
     container.clock.override(providers.Object(clock))
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+    async with client_for(create_app(container)) as client:
         callback = await sign_in(client)
         clock.advance(601)
         response = await client.get(callback)
@@ -305,8 +301,7 @@ async def test_logout_everywhere_revokes_every_token(tmp_path, private_key):
     container = web_container(tmp_path, private_key)
     clock = FixedClock()
     container.clock.override(providers.Object(clock))
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+    async with client_for(create_app(container)) as client:
         token = (await log_in(client))["token"]
         response = await client.post(
             "/auth/logout", params={"everywhere": "true"}, headers=bearer(token)
@@ -332,8 +327,7 @@ async def test_openid_configuration_only_for_an_https_issuer(
     container = web_container(
         tmp_path, private_key, WIKIBOT_AUTH_ISSUER="https://auth.example"
     )
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as https_client:
+    async with client_for(create_app(container)) as https_client:
         body = (await https_client.get("/.well-known/openid-configuration")).json()
     assert body["issuer"] == "https://auth.example"
     assert body["jwks_uri"] == "https://auth.example/.well-known/jwks.json"
@@ -342,8 +336,7 @@ async def test_openid_configuration_only_for_an_https_issuer(
 
 async def test_sign_in_page_is_404_without_the_local_idp(tmp_path, private_key):
     container = web_container(tmp_path, private_key, WIKIBOT_AUTH_IDP="none")
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+    async with client_for(create_app(container)) as client:
         assert (await client.get("/auth/local/sign-in")).status_code == 404
         posted = await client.post("/auth/local/sign-in", data={"email": "a@b.c"})
         assert posted.status_code == 404
@@ -402,16 +395,13 @@ async def test_no_secret_reaches_the_logs(client, caplog):
 
 
 class SlowStore(InMemoryUserRepository):
-    """Never answers from memory; ``get`` waits for ``release`` (10 s at most)."""
+    """``get`` waits for ``release`` (10 s at most)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.entered = threading.Event()
         self.release = threading.Event()
         self.slow = False
-
-    def get_cached(self, user_id: str) -> User | None:
-        return None
 
     def get(self, user_id: str) -> User | None:
         if self.slow:
@@ -425,8 +415,7 @@ async def test_a_slow_store_does_not_block_the_event_loop(tmp_path, private_key)
     container = web_container(tmp_path, private_key)
     store = SlowStore()
     container.user_repository.override(providers.Object(store))
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+    async with client_for(create_app(container)) as client:
         token = (await log_in(client))["token"]
         store.slow = True
         slow = asyncio.create_task(client.get("/me", headers=bearer(token)))
@@ -441,8 +430,7 @@ async def test_store_unavailable_is_503_with_retry_after(tmp_path, private_key):
     container = web_container(tmp_path, private_key)
     store = SlowStore()
     container.user_repository.override(providers.Object(store))
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+    async with client_for(create_app(container)) as client:
         token = (await log_in(client))["token"]
         store.slow = True
         store.release.wait = lambda timeout=None: False  # type: ignore[method-assign]
@@ -479,8 +467,7 @@ def starlette_app(container: Container, **kwargs: Any) -> Any:
 
 async def test_a_starlette_app_sees_request_user(client, container):
     body = await log_in(client)
-    transport = httpx.ASGITransport(app=starlette_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as app_client:
+    async with client_for(starlette_app(container)) as app_client:
         anonymous = (await app_client.get("/")).json()
         assert anonymous == {"authenticated": False, "name": "", "id": "", "scopes": []}
         assert (await app_client.get("/private")).status_code == 403
@@ -497,8 +484,7 @@ async def test_a_starlette_app_sees_request_user(client, container):
 
 async def test_required_may_be_a_predicate(client, container):
     app = starlette_app(container, required=lambda scope: scope["path"] == "/private")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as app_client:
+    async with client_for(app) as app_client:
         assert (await app_client.get("/")).status_code == 200
         response = await app_client.get("/private")
         assert (response.status_code, response.json()["error"]) == (
@@ -516,8 +502,7 @@ async def test_a_fastapi_app_sees_request_user(client, container):
 
     api.add_middleware(AuthMiddleware, authenticate=container.authenticate())
     body = await log_in(client)
-    transport = httpx.ASGITransport(app=api)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as app_client:
+    async with client_for(api) as app_client:
         response = await app_client.get("/hello", headers=bearer(body["token"]))
         assert response.json() == {"hello": "Ada Lovelace", "auth": ["authenticated"]}
         bad = await app_client.get("/hello", headers=bearer("x.y.z"))
@@ -554,8 +539,7 @@ async def test_a_websocket_with_a_bad_token_is_closed(container):
 
 async def test_cookie_auth_can_be_turned_off(tmp_path, private_key):
     container = web_container(tmp_path, private_key, WIKIBOT_AUTH_COOKIE_AUTH="false")
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+    async with client_for(create_app(container)) as client:
         body = await log_in(client)
         client.cookies.set("wikibot_auth_token", body["token"])
         assert (await client.get("/me")).json()["error"] == "missing_token"
@@ -568,8 +552,7 @@ async def test_create_app_reads_the_environment(monkeypatch, tmp_path, private_k
 
     for name, value in web_env(tmp_path, private_key).items():
         monkeypatch.setenv(name, value)
-    transport = httpx.ASGITransport(app=create_app())
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+    async with client_for(create_app()) as client:
         body = await log_in(client)
         me = await client.get("/me", headers=bearer(body["token"]))
     assert me.json() == body["user"]

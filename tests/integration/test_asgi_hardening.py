@@ -11,7 +11,7 @@ import httpx
 import pytest
 from dependency_injector import providers
 
-from tests.integration.web import BASE, query_of, sign_in, web_container, web_env
+from tests.integration.web import client_for, query_of, sign_in, web_container, web_env
 from wikibot_auth.adapters.key_files import private_key_pem
 from wikibot_auth.domain.errors import NotConfigured
 from wikibot_auth.domain.model import Identity, IdentityProfile, User
@@ -24,10 +24,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def client_for(app: Any, base: str = BASE) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
 
 
 def error_code(response: httpx.Response) -> str:

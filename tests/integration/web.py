@@ -93,3 +93,8 @@ async def log_in(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def client_for(app: Any, base: str = BASE) -> httpx.AsyncClient:
+    """An httpx client that sends its requests to ``app`` in-process."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
