@@ -1,0 +1,1 @@
+"""Adapters: one technology per module, one port per class (and shared helpers)."""

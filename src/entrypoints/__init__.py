@@ -1,0 +1,1 @@
+"""Entrypoints: Lambda, ASGI and the CLI translate the outside world, nothing else."""

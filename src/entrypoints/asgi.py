@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain.errors import AuthError, InternalError, MissingToken
 from ..domain.model import AuthenticatedUser
 from ..domain.use_cases import Authenticate
-from .cookies import origin_of
+from .cookies import TOKEN_COOKIE, cookie_name, is_secure_origin, origin_of
 from .credentials import Credentials, Headers, collect_headers, read_credentials
 from .wire import error_answer
 
@@ -118,7 +118,8 @@ class AuthMiddleware:
     """Authenticate every http/websocket request; other scopes pass through.
 
     Credentials: the ``Authorization`` header, else (``cookie_auth``) the
-    ``wikibot_auth_token`` cookie. A cookie-authenticated request whose method is
+    token cookie (``__Host-wikibot_auth_token``; the bare ``wikibot_auth_token``
+    on plain-http loopback). A cookie-authenticated request whose method is
     not GET/HEAD/OPTIONS (and every websocket) needs an ``Origin`` equal to
     ``allowed_origin``, else ``csrf_rejected``. Without ``allowed_origin`` the
     Origin must name the host the request was sent to (its ``Host`` header), with
@@ -201,10 +202,25 @@ class AuthMiddleware:
             method=scope.get("method", "GET") if scope["type"] == "http" else None,
             cookie_auth=self.cookie_auth,
             allowed_origins=allowed,
+            token_cookie=self._token_cookie(scope, headers),
         )
         if credentials is None:
             raise MissingToken()
         return credentials
+
+    def _token_cookie(self, scope: Scope, headers: Headers) -> str:
+        """``__Host-wikibot_auth_token`` unless the origin (``allowed_origin``,
+        else the request's scheme and Host) is plain http on a loopback host."""
+        origin = self.allowed_origin
+        if origin is None:
+            hosts = headers.get("host", [])
+            scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+            origin = f"{scheme}://{hosts[0]}" if len(hosts) == 1 else "https://"
+        try:
+            secure = is_secure_origin(origin)
+        except ValueError:  # a malformed Host: the strict name
+            secure = True
+        return cookie_name(TOKEN_COOKIE, secure=secure)
 
 
 def create_app(container: Container | None = None) -> Any:

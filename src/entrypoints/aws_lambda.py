@@ -24,7 +24,7 @@ from ..domain.errors import (
 )
 from ..domain.model import AuthenticatedUser
 from .containers import Container, create_container
-from .cookies import origin_of
+from .cookies import TOKEN_COOKIE, cookie_name, is_secure_origin, origin_of
 from .credentials import Credentials, collect_headers, read_credentials
 from .wire import error_answer, wire_error
 
@@ -122,6 +122,10 @@ def _credentials(event: Event, kind: str) -> Credentials | None:
         method=_method(event),
         cookie_auth=bool(config.cookie_auth() and config.authorizer_cookie_auth()),
         allowed_origins={origin_of(redirect_uri)} if redirect_uri else set(),
+        token_cookie=cookie_name(
+            TOKEN_COOKIE,
+            secure=not redirect_uri or is_secure_origin(origin_of(redirect_uri)),
+        ),
         cookie_header=cookie_header,
     )
 

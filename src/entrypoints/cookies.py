@@ -13,20 +13,40 @@ from .settings import is_loopback_host
 
 LOGIN_COOKIE = "wikibot_auth_login"
 TOKEN_COOKIE = "wikibot_auth_token"  # noqa: S105 - a cookie name, not a secret
+# Secure cookies carry it: a browser keeps such a cookie only from a secure
+# origin, with Path=/ and no Domain, so a sibling subdomain cannot plant one.
+HOST_PREFIX = "__Host-"
 LOGIN_MAX_AGE = 600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def parse_cookies(header: str | None) -> dict[str, str]:
-    """``name=value; name2=value2`` -> dict; the first occurrence of a name wins."""
-    cookies: dict[str, str] = {}
-    if not header:
-        return cookies
-    for part in header.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep and name and name not in cookies:
-            cookies[name] = value.strip().strip('"')
-    return cookies
+def cookie_name(name: str, *, secure: bool) -> str:
+    """``__Host-<name>`` for Secure cookies, the bare name on plain-http loopback."""
+    return HOST_PREFIX + name if secure else name
+
+
+def is_secure_origin(origin: str) -> bool:
+    """Cookies are Secure unless the origin is plain http on a loopback host."""
+    parts = urlsplit(origin)
+    return not (parts.scheme == "http" and is_loopback_host(parts.hostname))
+
+
+def cookie_values(header: str | None, name: str) -> list[str]:
+    """Every value sent under ``name`` in a ``Cookie`` header, in order."""
+    values: list[str] = []
+    for part in (header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            values.append(value.strip().strip('"'))
+    return values
+
+
+def single_cookie(header: str | None, name: str) -> str | None:
+    """The value of ``name`` when it was sent exactly once. Two cookies of one
+    of our names mean someone planted one: the caller decides (the token
+    cookie counts as absent; the login cookie is ``invalid_callback``)."""
+    values = cookie_values(header, name)
+    return values[0] if len(values) == 1 else None
 
 
 def origin_of(url: str) -> str:
@@ -44,34 +64,36 @@ def origin_of(url: str) -> str:
 
 @attrs.frozen
 class CookiePolicy:
-    """Cookie attributes that follow from the redirect URI."""
+    """Cookie names and attributes that follow from the redirect URI."""
 
     secure: bool
-    login_path: str
     origin: str
 
     @classmethod
     def for_redirect_uri(cls, redirect_uri: str) -> CookiePolicy:
-        parts = urlsplit(redirect_uri)
-        insecure = parts.scheme == "http" and is_loopback_host(parts.hostname)
-        return cls(
-            secure=not insecure,
-            login_path=parts.path or "/",
-            origin=origin_of(redirect_uri),
-        )
+        origin = origin_of(redirect_uri)
+        return cls(secure=is_secure_origin(origin), origin=origin)
 
-    def _attrs(self, path: str, max_age: int) -> str:
+    @property
+    def login_cookie(self) -> str:
+        return cookie_name(LOGIN_COOKIE, secure=self.secure)
+
+    @property
+    def token_cookie(self) -> str:
+        return cookie_name(TOKEN_COOKIE, secure=self.secure)
+
+    def _attrs(self, max_age: int) -> str:
         secure = "; Secure" if self.secure else ""
-        return f"Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        return f"Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
 
     def set_login(self, value: str) -> str:
-        return f"{LOGIN_COOKIE}={value}; " + self._attrs(self.login_path, LOGIN_MAX_AGE)
+        return f"{self.login_cookie}={value}; " + self._attrs(LOGIN_MAX_AGE)
 
     def expire_login(self) -> str:
-        return f"{LOGIN_COOKIE}=; " + self._attrs(self.login_path, 0)
+        return f"{self.login_cookie}=; " + self._attrs(0)
 
     def set_token(self, token: str, max_age: int) -> str:
-        return f"{TOKEN_COOKIE}={token}; " + self._attrs("/", max_age)
+        return f"{self.token_cookie}={token}; " + self._attrs(max_age)
 
     def expire_token(self) -> str:
-        return f"{TOKEN_COOKIE}=; " + self._attrs("/", 0)
+        return f"{self.token_cookie}=; " + self._attrs(0)

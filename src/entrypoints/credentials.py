@@ -1,8 +1,11 @@
-"""Reading a request's credentials, shared by the ASGI middleware and the Lambda
-authorizer so both follow one rule (DESIGN.md "Cookies"):
+"""One rule for reading a request's credentials (DESIGN.md "Cookies").
+
+Shared by the ASGI middleware and the Lambda authorizer:
 
 the ``Authorization`` header (two of them: ``invalid_request``), else, when cookie
-auth is on, the ``wikibot_auth_token`` cookie; a cookie-authenticated request whose
+auth is on, the token cookie (``__Host-wikibot_auth_token`` on secure origins, the
+bare name on plain-http loopback; sent twice, it counts as absent); a
+cookie-authenticated request whose
 method is not GET/HEAD/OPTIONS (and every websocket) needs exactly one ``Origin``
 equal to an allowed origin, else ``csrf_rejected``.
 """
@@ -14,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 import attrs
 
 from ..domain.errors import CsrfRejected, InvalidRequest
-from .cookies import SAFE_METHODS, TOKEN_COOKIE, parse_cookies
+from .cookies import SAFE_METHODS, single_cookie
 
 Headers = Mapping[str, list[str]]
 
@@ -49,12 +52,14 @@ def read_credentials(
     method: str | None,
     cookie_auth: bool,
     allowed_origins: Collection[str],
+    token_cookie: str,
     cookie_header: str | None = None,
 ) -> Credentials | None:
     """The request's credentials, or None when it carries none.
 
     ``method`` None means a websocket (always origin-checked). ``cookie_header``
     replaces the ``Cookie`` headers (HTTP API events carry ``cookies`` apart).
+    ``token_cookie`` is the token cookie's name (``CookiePolicy.token_cookie``).
 
     Raises:
         InvalidRequest: several ``Authorization`` headers.
@@ -67,7 +72,7 @@ def read_credentials(
         return None
     if cookie_header is None:
         cookie_header = "; ".join(headers.get("cookie", []))
-    token = parse_cookies(cookie_header).get(TOKEN_COOKIE)
+    token = single_cookie(cookie_header, token_cookie)
     if not token:
         return None
     if method is None or method.upper() not in SAFE_METHODS:

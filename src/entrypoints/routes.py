@@ -31,7 +31,7 @@ from ..domain.model import AuthorizationRequest, LoginCallback, LoginResult
 from ..domain.pkce import code_challenge_s256, new_code_verifier, new_state
 from .asgi import AuthMiddleware, PlatformUser
 from .containers import Container
-from .cookies import LOGIN_COOKIE, CookiePolicy
+from .cookies import CookiePolicy, cookie_values, single_cookie
 from .login_state import MAX_COOKIE, check_return_to
 from .settings import PREFIX, is_loopback_host
 from .wire import error_answer
@@ -164,7 +164,13 @@ class Routes:
         query = request.query_params
         if "error" in query:
             raise LoginFailed("the identity provider answered with an error")
-        login = self.container.login_state().loads(request.cookies.get(LOGIN_COOKIE))
+        # Our own parser (Starlette's keeps the last of two): a planted second
+        # login cookie makes the callback invalid.
+        cookie_header = "; ".join(request.headers.getlist("cookie"))
+        name = self.cookies(request).login_cookie
+        if len(cookie_values(cookie_header, name)) > 1:
+            raise InvalidCallback("two login cookies")
+        login = self.container.login_state().loads(single_cookie(cookie_header, name))
         state = query.get("state", "")
         if not hmac.compare_digest(
             state.encode("utf-8", "replace"), login.state.encode("utf-8")

@@ -138,7 +138,7 @@ async def test_browser_mode_redirects_to_return_to_with_the_token_cookie(client)
 async def test_login_cookie_is_signed_scoped_and_short_lived(client, base):
     response = await start_login(client, "/x")
     cookie = set_cookies(response)["wikibot_auth_login"]
-    for attribute in ("HttpOnly", "SameSite=Lax", "Path=/auth/callback", "Max-Age=600"):
+    for attribute in ("HttpOnly", "SameSite=Lax", "Path=/;", "Max-Age=600"):
         assert attribute in cookie
     location = response.headers["location"]
     assert location.startswith(f"{base}/auth/local/sign-in?")
@@ -151,7 +151,11 @@ async def test_cookies_are_secure_behind_https(tmp_path, private_key):
     container = web_container(tmp_path, private_key, base="https://auth.example")
     async with client_for(create_app(container), "https://auth.example") as client:
         response = await start_login(client)
-    assert "; Secure" in set_cookies(response)["wikibot_auth_login"]
+    cookie = set_cookies(response)["__Host-wikibot_auth_login"]
+    assert "; Secure" in cookie
+    assert "Path=/;" in cookie
+    assert "domain=" not in cookie.lower()
+    assert "wikibot_auth_login" not in set_cookies(response)  # no bare name
 
 
 async def test_callback_without_the_login_cookie_is_invalid_callback(client):
@@ -161,6 +165,52 @@ async def test_callback_without_the_login_cookie_is_invalid_callback(client):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_callback"
     assert "Max-Age=0" in set_cookies(response)["wikibot_auth_login"]
+
+
+async def test_two_login_cookies_are_an_invalid_callback(client):
+    # A sibling subdomain can plant a second login cookie (with its own state
+    # and code): whichever one a parser picks, the callback must refuse both.
+    callback = await sign_in(client)
+    real = client.cookies["wikibot_auth_login"]
+    client.cookies.clear()
+    planted = f"wikibot_auth_login=planted.value; wikibot_auth_login={real}"
+    response = await client.get(callback, headers={"cookie": planted})
+    assert (response.status_code, response.json()["error"]) == (
+        400,
+        "invalid_callback",
+    )
+
+
+async def test_two_token_cookies_count_as_none(client):
+    body = await log_in(client)
+    client.cookies.clear()
+    for order in ((body["token"], "planted"), ("planted", body["token"])):
+        cookie = "; ".join(f"wikibot_auth_token={value}" for value in order)
+        response = await client.get("/me", headers={"cookie": cookie})
+        assert (response.status_code, response.json()["error"]) == (
+            401,
+            "missing_token",
+        )
+    once = await client.get(
+        "/me", headers={"cookie": f"wikibot_auth_token={body['token']}"}
+    )
+    assert once.status_code == 200
+
+
+async def test_a_secure_site_ignores_the_plantable_bare_token_cookie(
+    tmp_path, private_key
+):
+    container = web_container(tmp_path, private_key, base="https://auth.example")
+    token = container.token_signer().create_token("usr_x")
+    async with client_for(create_app(container), "https://auth.example") as client:
+        bare = await client.get(
+            "/me", headers={"cookie": f"wikibot_auth_token={token}"}
+        )
+        prefixed = await client.get(
+            "/me", headers={"cookie": f"__Host-wikibot_auth_token={token}"}
+        )
+    assert bare.json()["error"] == "missing_token"
+    assert prefixed.json()["error"] == "unknown_user"  # read, verified, no such user
 
 
 async def test_callback_with_a_forged_state_is_invalid_callback(client):

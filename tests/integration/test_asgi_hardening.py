@@ -199,7 +199,7 @@ async def test_create_app_checks_origin_against_the_redirect_uri(
     proxied, origin, status
 ):
     container, token = proxied
-    headers = {"cookie": f"wikibot_auth_token={token}"}
+    headers = {"cookie": f"__Host-wikibot_auth_token={token}"}
     if origin:
         headers["origin"] = origin
     async with client_for(create_app(container), "http://app.example") as client:
@@ -236,7 +236,7 @@ def scope_of(kind: str, token: str, *headers: tuple[bytes, bytes], **extra: Any)
         "scheme": extra.pop("scheme", "ws" if kind == "websocket" else "http"),
         "headers": [
             (b"host", b"app.example"),
-            (b"cookie", b"wikibot_auth_token=" + token.encode()),
+            (b"cookie", b"__Host-wikibot_auth_token=" + token.encode()),
             *headers,
         ],
         **extra,

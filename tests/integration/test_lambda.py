@@ -408,12 +408,14 @@ def test_browser_login_sets_both_cookies_the_way_the_event_kind_needs(container,
     cookies = set_cookies(kind, answer)
     assert len(cookies) == 2
     assert all("; Secure" in c and "HttpOnly" in c for c in cookies)
+    assert all(c.startswith("__Host-wikibot_auth_") for c in cookies)
+    assert "__Host-wikibot_auth_token" in client.cookies
     assert client.request("GET", f"{API}/me")["statusCode"] == 200
     refused = client.request("POST", f"{API}/auth/logout")
     assert json.loads(refused["body"])["error"] == "csrf_rejected"
     out = client.request("POST", f"{API}/auth/logout", headers={"origin": API})
     assert out["statusCode"] == 204
-    assert "wikibot_auth_token" not in client.cookies
+    assert "__Host-wikibot_auth_token" not in client.cookies
 
 
 def error_of(response: dict[str, Any]) -> tuple[int, str]:
@@ -475,8 +477,8 @@ def test_login_error_rows_through_the_handler(container, tmp_path, private_key):
         "login_failed",
     )
     csrf_client = LambdaClient("http_v2_proxy")
-    csrf_client.cookies["wikibot_auth_token"] = container.token_signer().create_token(
-        "u"
+    csrf_client.cookies["__Host-wikibot_auth_token"] = (
+        container.token_signer().create_token("u")
     )
     assert error_of(csrf_client.request("POST", f"{API}/auth/logout")) == (
         403,
@@ -596,14 +598,14 @@ def test_the_authorizer_ignores_the_token_cookie_by_default(token):
     template's identity source): a cookie's Origin check could not survive it."""
     event = load("http_v2_authorizer", token)
     del event["headers"]["authorization"]
-    event["cookies"].append(f"wikibot_auth_token={token}")
+    event["cookies"].append(f"__Host-wikibot_auth_token={token}")
     event["headers"]["origin"] = API
     raises_unauthorized(event)
     rest = load("rest_request_authorizer", token)
     for headers in (rest["headers"], rest["multiValueHeaders"]):
         for name in [n for n in headers if n.lower() == "authorization"]:
             del headers[name]
-    rest["headers"]["Cookie"] = f"wikibot_auth_token={token}"
+    rest["headers"]["Cookie"] = f"__Host-wikibot_auth_token={token}"
     raises_unauthorized(rest)
 
 
@@ -611,9 +613,21 @@ def test_http_api_authorizer_accepts_the_token_cookie_with_csrf_rules(container,
     container.config.authorizer_cookie_auth.override(True)
     event = load("http_v2_authorizer", token)
     del event["headers"]["authorization"]
-    event["cookies"].append(f"wikibot_auth_token={token}")
+    event["cookies"].append(f"__Host-wikibot_auth_token={token}")
     assert authorizer(event, None)["isAuthorized"] is True
     event["requestContext"]["http"]["method"] = "POST"
     assert authorizer(event, None) == {"isAuthorized": False}
     event["headers"]["origin"] = API
     assert authorizer(event, None)["isAuthorized"] is True
+
+
+def test_the_authorizer_reads_only_the_host_prefixed_cookie_once(container, token):
+    container.config.authorizer_cookie_auth.override(True)
+    event = load("http_v2_authorizer", token)
+    del event["headers"]["authorization"]
+    event["cookies"].append(f"wikibot_auth_token={token}")  # plantable by a sibling
+    raises_unauthorized(event)
+    event["cookies"][-1] = f"__Host-wikibot_auth_token={token}"
+    assert authorizer(event, None)["isAuthorized"] is True
+    event["cookies"].append("__Host-wikibot_auth_token=planted")
+    raises_unauthorized(event)

@@ -21,6 +21,7 @@ def read(*pairs: tuple[str, str], **options: Any) -> Credentials | None:
         "method": "GET",
         "cookie_auth": True,
         "allowed_origins": {SITE},
+        "token_cookie": "wikibot_auth_token",
         **options,
     }
     return read_credentials(collect_headers(pairs), **settings)
