@@ -32,6 +32,7 @@ from ..domain.pkce import code_challenge_s256, new_code_verifier, new_state
 from .asgi import AuthMiddleware, PlatformUser
 from .containers import Container
 from .cookies import CookiePolicy, cookie_values, single_cookie
+from .local_guard import LocalOnly
 from .login_state import MAX_COOKIE, check_return_to
 from .settings import PREFIX, is_loopback_host
 from .wire import error_answer
@@ -311,7 +312,8 @@ def _sign_in_page(*, state: str, code_challenge: str) -> Response:
     )
 
 
-def build_app(container: Container) -> Starlette:
+def build_app(container: Container) -> Any:
+    """The Starlette app; behind ``LocalOnly`` while the local IdP is active."""
     routes = Routes(container)
     settings_origin = (
         CookiePolicy.for_redirect_uri(routes.configured_redirect_uri).origin
@@ -331,7 +333,7 @@ def build_app(container: Container) -> Starlette:
     def route(path: str, endpoint: Endpoint, method: str, **kwargs: Any) -> Route:
         return Route(path, _answers_errors(endpoint), methods=[method], **kwargs)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             route("/auth/login", routes.login, "GET"),
             route("/auth/callback", routes.callback, "GET", name="callback"),
@@ -348,3 +350,4 @@ def build_app(container: Container) -> Starlette:
             route("/healthz", routes.healthz, "GET"),
         ]
     )
+    return app if routes.local_idp() is None else LocalOnly(app)
