@@ -1,31 +1,21 @@
-"""The ``IdentityProvider`` port over WorkOS User Management, with httpx.
+"""The ``IdentityProvider`` port over WorkOS User Management.
 
-No WorkOS SDK: four calls (authorize URL, code exchange, identities, user),
-each failure translated into the domain's error family. The code exchange is
-single-use and never retried; the two reads retry a little. Every request is
-bounded as a whole (connect, send, headers and body) by the IdP timeout, its body
-by ``MAX_BODY_BYTES``, and one operation with its retries by a shared budget.
-Nothing secret (API key, code, verifier, WorkOS tokens, WorkOS's error
-descriptions, which may quote the code) reaches a log line, an exception message
-or an exception's ``__cause__``/``__context__``.
+No WorkOS SDK: four calls (authorize URL, code exchange, identities, user) sent
+through the shared ``BoundedHttpClient``, which bounds each request and each
+operation, caps bodies and retries the two reads (never the single-use code
+exchange). This module maps WorkOS's JSON onto domain values and its error
+answers onto the domain's error family. Nothing secret (API key, code,
+verifier, WorkOS tokens, WorkOS's error descriptions, which may quote the code)
+reaches a log line or an exception.
 """
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
-import json
 import logging
-import math
 import re
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
-
-import attrs
-import httpx
+from urllib.parse import urlencode
 
 from ..domain.errors import (
     AuthError,
@@ -39,22 +29,19 @@ from ..domain.errors import (
 from ..domain.model import (
     LOCAL_PROVIDER,
     WORKOS_PROVIDER,
+    AuthorizationRequest,
     Identity,
     IdentityProfile,
+    LoginCallback,
     normalize_provider,
 )
+from .bounded_http import BoundedHttpClient, HttpAnswer, decode_json, is_safe_url
 
 logger = logging.getLogger("wikibot_auth.workos")
 
 DEFAULT_BASE_URL = "https://api.workos.com"
-DEFAULT_TIMEOUT = 5.0
-# One operation (a whole code exchange with its reads and retries) stays well
-# under API Gateway's 29 s integration limit whatever the timeout.
-MAX_BUDGET = 20.0
-MAX_BODY_BYTES = 1 << 20
+SERVICE = "WorkOS"
 SCREEN_HINTS = ("sign-in", "sign-up")
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 3600
 # Identities naming our own namespaces would alias another account.
 RESERVED_PROVIDERS = frozenset({WORKOS_PROVIDER, LOCAL_PROVIDER})
 # 403 ``code`` values of WorkOS's authentication-flow errors (SDK list).
@@ -79,58 +66,8 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 # WorkOS user ids (``user_01E4...``): nothing else is ever put in a URL path.
 _USER_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 _PROVIDER = re.compile(r"[a-z0-9_\-]{1,64}")
-_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
 # Control characters and lone surrogates: no store or log line can take them.
 _UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def http_client(timeout: float) -> Iterator[httpx.Client]:
-    """The one reused httpx client (a container ``Resource``), closed on
-    ``shutdown_resources()``."""
-    client = httpx.Client(
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
-        headers={"User-Agent": "wikibot-auth"},
-    )
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-def parse_retry_after(value: str | None, now: float) -> int | None:
-    """``Retry-After`` as whole seconds from now: delta-seconds (ASCII digits,
-    at most ten) or an HTTP-date; anything else is None."""
-    if value is None:
-        return None
-    value = value.strip()
-    if _DELTA_SECONDS.fullmatch(value):
-        seconds = int(value)
-    elif len(value) <= 64:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            if when.tzinfo is None:
-                return None
-            seconds = math.ceil(when.timestamp() - now)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    else:
-        return None
-    return min(max(seconds, 0), MAX_RETRY_AFTER)
-
-
-def _safe_base_url(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_text(value: object, limit: int) -> bool:
@@ -162,55 +99,23 @@ def _safe_code(value: object) -> str | None:
     return None
 
 
-def _request_id(headers: httpx.Headers) -> str:
+def _request_id(headers: Mapping[str, str]) -> str:
     value = headers.get("x-request-id", "")
     return value if _SAFE_REQUEST_ID.fullmatch(value) else "-"
-
-
-def _json_body(body: bytes) -> tuple[bool, Any]:
-    # Neither the decoder's error (its ``doc`` holds the body, which may hold
-    # WorkOS tokens) nor a RecursionError from a deeply nested body escapes.
-    try:
-        return True, json.loads(body)
-    except (ValueError, RecursionError):
-        return False, None
-
-
-def _route_name(path: str, method: str) -> str:
-    # Never a user id or anything the caller controls in a log line.
-    if method == "POST":
-        return "authenticate"
-    return "identities" if path.endswith("/identities") else "user"
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _TooLate(Exception):
-    pass
-
-
-@attrs.frozen
-class _Answer:
-    status: int
-    headers: httpx.Headers
-    body: bytes
 
 
 class WorkOSIdentityProvider:
     """WorkOS User Management as an ``IdentityProvider``.
 
-    ``client`` is a shared ``httpx.Client``. ``timeout`` (default: the client's
-    largest timeout) bounds each request as a whole; ``budget`` (default twice
-    the timeout, at most ``MAX_BUDGET``) bounds one operation with all its
-    requests, retries and waits. ``api_key`` is sent as the Bearer token and as
-    ``client_secret``.
+    ``http`` is the shared ``BoundedHttpClient``: it bounds each request and
+    owns the retry policy. ``budget`` (default: the client's, twice its
+    timeout) bounds one operation with all its requests, retries and waits.
+    ``api_key`` is sent as the Bearer token and as ``client_secret``.
     """
 
     def __init__(
         self,
-        client: httpx.Client,
+        http: BoundedHttpClient,
         *,
         api_key: str,
         client_id: str,
@@ -219,13 +124,7 @@ class WorkOSIdentityProvider:
         provider: str | None = "authkit",
         connection_id: str | None = None,
         organization_id: str | None = None,
-        timeout: float | None = None,
         budget: float | None = None,
-        max_retries: int = 1,
-        backoff: float = 0.2,
-        max_retry_wait: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], float] = time.time,
     ) -> None:
         if not api_key or not client_id:
             raise NotConfigured(
@@ -235,11 +134,11 @@ class WorkOSIdentityProvider:
             raise NotConfigured(
                 "the WorkOS IdP needs a provider, connection_id or organization_id"
             )
-        self._client = client
+        self._http = http
         self._api_key = api_key
         self._client_id = client_id
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        if not _safe_base_url(self._base_url):
+        if not is_safe_url(self._base_url):
             raise NotConfigured(
                 "WORKOS_BASE_URL must be an https URL (plain http only on a "
                 "loopback host): the API key travels with every request"
@@ -248,34 +147,18 @@ class WorkOSIdentityProvider:
         self._provider = provider
         self._connection_id = connection_id
         self._organization_id = organization_id
-        if timeout is None:
-            steps = client.timeout.as_dict().values()
-            timeout = max((t for t in steps if t is not None), default=DEFAULT_TIMEOUT)
-        self._timeout = timeout
-        self._budget = min(2.0 * timeout, MAX_BUDGET) if budget is None else budget
-        self._max_retries = max_retries
-        self._backoff = backoff
-        self._max_retry_wait = max_retry_wait
-        self._sleep = sleep
-        self._now = now
+        self._budget = budget
 
     def __repr__(self) -> str:
         return f"WorkOSIdentityProvider(base_url={self._base_url!r})"
 
     # -- the port ---------------------------------------------------------
 
-    def authorization_url(
-        self,
-        *,
-        state: str,
-        code_challenge: str,
-        redirect_uri: str | None = None,
-        login_hint: str | None = None,
-        screen_hint: str | None = None,
-    ) -> str:
-        redirect = redirect_uri or self._redirect_uri
+    def authorization_url(self, request: AuthorizationRequest) -> str:
+        redirect = request.redirect_uri or self._redirect_uri
         if not redirect:
             raise NotConfigured("the WorkOS IdP needs WIKIBOT_AUTH_REDIRECT_URI")
+        screen_hint, login_hint = request.screen_hint, request.login_hint
         if screen_hint is not None and screen_hint not in SCREEN_HINTS:
             raise InvalidRequest("screen_hint must be sign-in or sign-up")
         if login_hint and not _is_text(login_hint, 320):
@@ -292,7 +175,9 @@ class WorkOSIdentityProvider:
         elif self._provider:
             params["provider"] = self._provider
         params.update(
-            state=state, code_challenge=code_challenge, code_challenge_method="S256"
+            state=request.state,
+            code_challenge=request.code_challenge,
+            code_challenge_method="S256",
         )
         if login_hint:
             params["login_hint"] = login_hint
@@ -300,32 +185,26 @@ class WorkOSIdentityProvider:
             params["screen_hint"] = screen_hint
         return f"{self._base_url}/user_management/authorize?{urlencode(params)}"
 
-    def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
-        deadline = self._deadline()
+    def exchange_code(self, callback: LoginCallback) -> IdentityProfile:
+        deadline = self._http.deadline(self._budget)
         body = {
             "grant_type": "authorization_code",
             "client_id": self._client_id,
             "client_secret": self._api_key,
-            "code": code,
-            "code_verifier": code_verifier,
+            "code": callback.code,
+            "code_verifier": callback.code_verifier,
         }
-        data = self._call("POST", "/user_management/authenticate", deadline, body)
+        path = "/user_management/authenticate"
+        data = self._call("POST", "authenticate", path, deadline, body)
         if not isinstance(data, dict) or not isinstance(data.get("user"), dict):
             raise IdPError("WorkOS answered the code exchange with a wrong shape")
         user: dict[str, Any] = data["user"]
         user_id = _workos_user_id(user.get("id"))
-        method = _optional_text(data, "authentication_method", 64)
-        organization_id = _optional_text(data, "organization_id", 64)
         if not _is_text(user.get("email"), 320):
             user = self._user(user_id, deadline)
         identity, failed = self._lookup_identity(user_id, deadline)
         return self._profile(
-            user_id,
-            user,
-            identity=identity,
-            identity_lookup_failed=failed,
-            authentication_method=method,
-            organization_id=organization_id,
+            user_id, user, identity=identity, identity_lookup_failed=failed
         )
 
     # -- the original WorkOSClient's other calls ----------------------------
@@ -338,7 +217,8 @@ class WorkOSIdentityProvider:
             IdPError, IdPUnavailable
         """
         user_id = _argument_user_id(user_id)
-        return self._profile(user_id, self._user(user_id, self._deadline()))
+        deadline = self._http.deadline(self._budget)
+        return self._profile(user_id, self._user(user_id, deadline))
 
     def get_provider_sub(self, user_id: str) -> Identity | None:
         """The normalized raw ``(provider, idp_id)`` identity, or None when
@@ -350,22 +230,20 @@ class WorkOSIdentityProvider:
             IdPUnavailable: WorkOS could not be reached in time.
         """
         user_id = _argument_user_id(user_id)
-        return self._identities(user_id, self._deadline())
+        return self._identities(user_id, self._http.deadline(self._budget))
 
     # -- helpers ------------------------------------------------------------
 
-    def _deadline(self) -> float:
-        return time.monotonic() + self._budget
-
     def _user(self, user_id: str, deadline: float) -> dict[str, Any]:
-        data = self._call("GET", f"/user_management/users/{user_id}", deadline)
+        path = f"/user_management/users/{user_id}"
+        data = self._call("GET", "user", path, deadline)
         if not isinstance(data, dict) or data.get("id") != user_id:
             raise IdPError("WorkOS answered the user lookup with a wrong shape")
         return data
 
     def _identities(self, user_id: str, deadline: float) -> Identity | None:
         path = f"/user_management/users/{user_id}/identities"
-        return choose_identity(self._call("GET", path, deadline))
+        return choose_identity(self._call("GET", "identities", path, deadline))
 
     def _lookup_identity(
         self, user_id: str, deadline: float
@@ -389,8 +267,6 @@ class WorkOSIdentityProvider:
         *,
         identity: Identity | None = None,
         identity_lookup_failed: bool = False,
-        authentication_method: str | None = None,
-        organization_id: str | None = None,
     ) -> IdentityProfile:
         email_address = user.get("email")
         if not _is_text(email_address, 320):
@@ -404,148 +280,40 @@ class WorkOSIdentityProvider:
             identity=identity,
             identity_lookup_failed=identity_lookup_failed,
             email_verified=verified if isinstance(verified, bool) else None,
-            profile_picture_url=_optional_text(user, "profile_picture_url"),
-            organization_id=organization_id,
-            authentication_method=authentication_method,
         )
 
     def _call(
         self,
         method: str,
+        route: str,
         path: str,
         deadline: float,
         body: Mapping[str, Any] | None = None,
     ) -> Any:
-        route = _route_name(path, method)
-        retries = self._max_retries if method == "GET" else 0
-        attempt = 0
-        while True:
-            failure: AuthError
-            try:
-                answer = self._fetch(method, route, path, body, deadline)
-            except IdPUnavailable as exc:
-                failure, wait = exc, self._backoff_for(attempt)
-            else:
-                if answer.status < 300:
-                    return self._decode(method, route, answer)
-                retry_after = None
-                if answer.status in RETRY_STATUSES:
-                    retry_after = parse_retry_after(
-                        answer.headers.get("retry-after"), self._now()
-                    )
-                failure = self._error(method, route, answer, retry_after)
-                if answer.status not in RETRY_STATUSES or (
-                    retry_after is not None and retry_after > self._max_retry_wait
-                ):
-                    raise failure
-                wait = max(float(retry_after or 0), self._backoff_for(attempt))
-            if attempt >= retries or time.monotonic() + wait >= deadline:
-                raise failure
-            logger.info("WorkOS %s %s failed; retrying", method, route)
-            attempt += 1
-            self._sleep(wait)
-
-    def _backoff_for(self, attempt: int) -> float:
-        return min(self._backoff * 2.0**attempt, self._max_retry_wait)
-
-    def _fetch(
-        self,
-        method: str,
-        route: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        deadline: float,
-    ) -> _Answer:
-        # httpx bounds each connect/read/write step, not a request: the request
-        # runs in a worker and this thread stops waiting at the deadline. What
-        # the worker raised is classified here and never chained: httpx errors
-        # carry the request (API key, code, verifier) and the response.
-        deadline = min(time.monotonic() + self._timeout, deadline)
-        outcome: list[_Answer | Exception] = []
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                outcome.append(self._exchange(method, path, body, deadline))
-            except Exception as exc:
-                outcome.append(exc)
-            finally:
-                done.set()
-
-        try:
-            threading.Thread(
-                target=work, name="wikibot-auth-workos", daemon=True
-            ).start()
-            started = True
-        except RuntimeError:  # no thread can be started (process at its limit)
-            started = False
-        if not started:  # raised outside the handler: no chained context
-            raise IdPUnavailable("cannot start a request thread", retry_after=1)
-        if not done.wait(max(deadline - time.monotonic(), 0.0)):
-            result: _Answer | Exception = _TooLate()
-        else:
-            result = outcome.pop()
-        if isinstance(result, _Answer):
-            return result
-        error = _translate(result, method, route)
-        del result
-        raise error
-
-    def _exchange(
-        self, method: str, path: str, body: Mapping[str, Any] | None, deadline: float
-    ) -> _Answer:
-        step = max(deadline - time.monotonic(), 0.001)
-        request = self._client.build_request(
+        # ``route`` names the call in log lines: never a user id.
+        answer = self._http.request(
             method,
             self._base_url + path,
+            service=SERVICE,
+            route=route,
+            deadline=deadline,
+            retry=method == "GET",
             json=body,
             headers={"Authorization": f"Bearer {self._api_key}"},
-            timeout=step,
         )
-        response = self._client.send(request, stream=True, follow_redirects=False)
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isascii() and declared.isdigit():
-                if int(declared) > MAX_BODY_BYTES:
-                    raise _TooLarge
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise _TooLarge
-                if time.monotonic() > deadline:
-                    raise _TooLate
-                chunks.append(chunk)
-        finally:
-            response.close()
-        return _Answer(response.status_code, response.headers, b"".join(chunks))
-
-    def _decode(self, method: str, route: str, answer: _Answer) -> Any:
-        request_id = _request_id(answer.headers)
-        logger.debug(
-            "WorkOS %s %s: status=%s request_id=%s",
-            method,
-            route,
-            answer.status,
-            request_id,
-        )
-        parsed, data = _json_body(answer.body)
+        if answer.status >= 300:
+            raise self._error(method, route, answer)
+        where, request_id = f"WorkOS {method} {route}", _request_id(answer.headers)
+        parsed, data = decode_json(answer.body)
         if not parsed:
-            logger.warning(
-                "WorkOS %s %s answered non-JSON: request_id=%s",
-                method,
-                route,
-                request_id,
-            )
+            logger.warning("%s answered non-JSON: request_id=%s", where, request_id)
             raise IdPError("WorkOS answered a body that is not JSON")
+        logger.debug("%s: status=%s request_id=%s", where, answer.status, request_id)
         return data
 
-    def _error(
-        self, method: str, route: str, answer: _Answer, retry_after: int | None
-    ) -> AuthError:
-        status = answer.status
-        body = _json_body(answer.body)[1]
+    def _error(self, method: str, route: str, answer: HttpAnswer) -> AuthError:
+        status, retry_after = answer.status, answer.retry_after
+        body = decode_json(answer.body)[1]
         if not isinstance(body, dict):
             body = {}
         # Both shapes: {error, error_description} and {code, message}. The
@@ -586,24 +354,6 @@ class WorkOSIdentityProvider:
             f"WorkOS answered {status} ({code or 'no code'})",
             retry_after=retry_after if status >= 500 else None,
         )
-
-
-def _translate(exc: Exception, method: str, route: str) -> AuthError:
-    if isinstance(exc, (_TooLate, httpx.TimeoutException)):
-        logger.warning("WorkOS %s %s timed out", method, route)
-        return IdPUnavailable("WorkOS did not answer in time")
-    if isinstance(exc, (_TooLarge, httpx.DecodingError)):
-        logger.warning("WorkOS %s %s answered an unreadable body", method, route)
-        return IdPError("WorkOS answered a body that could not be read")
-    if isinstance(exc, httpx.TransportError):
-        logger.warning("WorkOS %s %s failed: %s", method, route, type(exc).__name__)
-        return IdPUnavailable("WorkOS could not be reached")
-    # InvalidURL, a closed client (RuntimeError), anything else: after the
-    # code is spent it must still be a domain error.
-    logger.error(
-        "WorkOS %s %s could not be sent: %s", method, route, type(exc).__name__
-    )
-    return IdPError("the request to WorkOS could not be sent")
 
 
 def _argument_user_id(value: str) -> str:

@@ -50,8 +50,7 @@ from .login_state import LoginStateCodec, derive_login_state_key
 from .settings import Settings
 
 if TYPE_CHECKING:
-    import httpx
-
+    from ..adapters.bounded_http import BoundedHttpClient
     from ..adapters.sqlite import SQLiteUserRepository
     from ..adapters.workos import WorkOSIdentityProvider
 
@@ -60,10 +59,10 @@ if TYPE_CHECKING:
 # only what its configuration uses.
 
 
-def _idp_http_client(timeout: float) -> Iterator[httpx.Client]:
-    from ..adapters.workos import http_client
+def _idp_http_client(timeout: float) -> Iterator[BoundedHttpClient]:
+    from ..adapters.bounded_http import open_bounded_http_client
 
-    yield from http_client(timeout)
+    yield from open_bounded_http_client(timeout)
 
 
 if TYPE_CHECKING:
@@ -177,8 +176,8 @@ class Container(containers.DeclarativeContainer):
         cached_users_of, user_repository
     )
 
-    # One httpx client for the IdP, closed by ``shutdown_resources()``.
-    idp_http_client: providers.Resource[httpx.Client] = providers.Resource(
+    # The IdPs' one bounded HTTP client, closed by ``shutdown_resources()``.
+    idp_http_client: providers.Resource[BoundedHttpClient] = providers.Resource(
         _idp_http_client, timeout=config.idp_timeout
     )
 
@@ -195,7 +194,7 @@ class Container(containers.DeclarativeContainer):
         none=providers.Object(None),
         workos=providers.ThreadSafeSingleton(
             _workos_identity_provider,
-            client=idp_http_client,
+            http=idp_http_client,
             api_key=config.workos_api_key,
             client_id=config.workos_client_id,
             base_url=config.workos_base_url,

@@ -91,7 +91,6 @@ def start(standin: WorkOSStandIn, scenario: str = "google") -> tuple[str, str]:
 class WorkOSStandIn:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.slow_seconds = 2.0
         self.reset()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.standin = self  # type: ignore[attr-defined]
@@ -115,6 +114,7 @@ class WorkOSStandIn:
 
     def reset(self) -> None:
         with self.lock:
+            self.slow_seconds = 2.0
             self.codes: dict[str, Pending] = {}
             self.failures: dict[str, list[str]] = {}
             self.requests: list[Recorded] = []

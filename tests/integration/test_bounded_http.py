@@ -1,0 +1,611 @@
+"""The shared IdP transport over real sockets to the WorkOS stand-in (its
+routes serve as any JSON API here), and over MockTransport: deadlines, the
+bounded worker pool, the body cap, retries and Retry-After, and secrets."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import email.utils
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.workos_standin import API_KEY, WorkOSStandIn
+from wikibot_auth.adapters import bounded_http, workos
+from wikibot_auth.adapters.bounded_http import (
+    MAX_BODY_BYTES,
+    BoundedHttpClient,
+    HttpAnswer,
+    decode_json,
+    is_safe_url,
+    open_bounded_http_client,
+    parse_retry_after,
+)
+from wikibot_auth.domain.errors import AuthError, IdPError, IdPUnavailable
+
+TIMEOUT = 1.0
+GENEROUS = 1.5  # seconds of slack for a shared, noisy machine
+BEARER = {"Authorization": f"Bearer {API_KEY}"}
+WORKER = "wikibot-auth-http"
+
+
+def identities_url(standin: WorkOSStandIn, user_id: str = "user_01") -> str:
+    return f"{standin.url}/user_management/users/{user_id}/identities"
+
+
+def get(http: BoundedHttpClient, url: str, **options: Any) -> HttpAnswer:
+    return http.request(
+        "GET", url, service="Test", route="identities", headers=BEARER, **options
+    )
+
+
+@pytest.fixture
+def mock_http() -> Iterator[Callable[..., BoundedHttpClient]]:
+    """``mock_http(answer, **options)``: a client over ``httpx.MockTransport``
+    that never sleeps between retries unless told otherwise."""
+    clients: list[BoundedHttpClient] = []
+
+    def make(
+        answer: Callable[[httpx.Request], httpx.Response], **options: Any
+    ) -> BoundedHttpClient:
+        options.setdefault("sleep", lambda seconds: None)
+        client = BoundedHttpClient(transport=httpx.MockTransport(answer), **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def call_in_thread(function: Callable[[], Any]) -> Callable[[], Any]:
+    """Start ``function`` in a thread; the returned callable joins it and
+    returns what it returned or raised."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(function())
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def join() -> Any:
+        thread.join(30)
+        return outcome[0]
+
+    return join
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+# -- answers ----------------------------------------------------------------
+
+
+def test_an_answer_of_any_status_is_returned_whole(standin):
+    with BoundedHttpClient(timeout=TIMEOUT) as http:
+        answer = get(http, identities_url(standin))
+    assert answer.status == 404  # the stand-in knows no such user
+    assert decode_json(answer.body)[1]["code"] == "entity_not_found"
+    assert answer.retry_after is None
+
+
+def test_a_form_with_basic_auth_and_extra_headers_arrives_as_sent(standin):
+    with BoundedHttpClient(timeout=TIMEOUT) as http:
+        http.request(
+            "POST",
+            f"{standin.url}/user_management/authenticate",
+            service="Test",
+            route="token",
+            data={"grant_type": "authorization_code", "code": "a b&c"},
+            headers={"Accept": "application/json"},
+            auth=("client", "s3cret"),
+        )
+    (call,) = standin.calls("authenticate")
+    assert call.body == "grant_type=authorization_code&code=a+b%26c"
+    assert call.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert call.headers["Accept"] == "application/json"
+    basic = base64.b64encode(b"client:s3cret").decode()
+    assert call.headers["Authorization"] == f"Basic {basic}"
+    assert call.headers["User-Agent"] == "wikibot-auth"
+
+
+def test_a_json_body_and_a_form_together_are_a_programming_error(mock_http):
+    http = mock_http(lambda r: httpx.Response(200))
+    with pytest.raises(ValueError, match="not both"):
+        http.request(
+            "POST", "https://x.invalid/", service="T", route="t", json={}, data={}
+        )
+
+
+def test_redirects_are_never_followed(mock_http):
+    urls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        urls.append(str(request.url))
+        return httpx.Response(307, headers={"Location": "https://evil.example/x"})
+
+    got = mock_http(answer).request(
+        "GET", "https://idp.invalid/a", service="T", route="a", retry=True
+    )
+    assert got.status == 307
+    assert urls == ["https://idp.invalid/a"]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://idp.example/token", "ftp://127.0.0.1/", "https://", "idp"]
+)
+def test_credentials_never_travel_over_plain_http(mock_http, url):
+    sent: list[httpx.Request] = []
+    http = mock_http(lambda r: sent.append(r) or httpx.Response(200))
+    with pytest.raises(IdPError):
+        http.request("POST", url, service="T", route="t", auth=("id", "secret"))
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://idp.example/x", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://[::1]:1/", True),
+        ("http://localhost/", True),
+        ("http://idp.example/", False),
+        ("http://10.0.0.1/", False),
+    ],
+)
+def test_only_https_or_loopback_urls_are_safe(url, safe):
+    assert is_safe_url(url) is safe
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda r: httpx.Response(200, content=b" " * (MAX_BODY_BYTES + 1)),
+        lambda r: httpx.Response(
+            200, content=iter([b" " * 65536] * (MAX_BODY_BYTES // 65536 + 1))
+        ),
+        lambda r: httpx.Response(
+            200, headers={"Content-Length": str(MAX_BODY_BYTES + 1)}, content=b"{}"
+        ),
+        lambda r: httpx.Response(
+            200, headers={"Content-Encoding": "gzip"}, content=b"not gzip"
+        ),
+    ],
+    ids=["too-large", "too-large-unannounced", "announced-too-large", "bad-gzip"],
+)
+def test_a_body_over_the_cap_or_undecodable_is_an_idp_error(mock_http, answer):
+    with pytest.raises(IdPError) as caught:
+        mock_http(answer).request("GET", "https://x.invalid/", service="T", route="t")
+    assert type(caught.value) is IdPError
+
+
+def test_a_body_at_the_cap_is_read(mock_http):
+    body = b"[" + b" " * (MAX_BODY_BYTES - 2) + b"]"
+    answer = mock_http(lambda r: httpx.Response(200, content=body)).request(
+        "GET", "https://x.invalid/", service="T", route="t"
+    )
+    assert decode_json(answer.body) == (True, [])
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000, b"[" * 100_000 + b"]" * 100_000, b'{"a": ', b"\xff", b""]
+)
+def test_decode_json_says_no_without_raising(body):
+    assert decode_json(body) == (False, None)
+
+
+def test_decode_json_reads_null_as_a_value():
+    assert decode_json(b"null") == (True, None)
+
+
+# -- one request is bounded as a whole ----------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["drip_headers", "drip_body", "slow"])
+def test_a_silent_or_trickling_server_releases_the_caller_at_the_timeout(standin, mode):
+    # Each dripped byte comes well within the 1 s read timeout; the answer never
+    # does. The container's own factory builds the client.
+    standin.fail("identities", mode)
+    resource = open_bounded_http_client(TIMEOUT)
+    http = next(resource)
+    started = time.monotonic()
+    try:
+        with pytest.raises(IdPUnavailable) as caught:
+            get(http, identities_url(standin))
+    finally:
+        resource.close()
+    elapsed = time.monotonic() - started
+    assert TIMEOUT - 0.1 < elapsed < TIMEOUT + GENEROUS  # it did wait, and was cut
+    assert caught.value.retry_after is None  # sent, and the IdP did not answer
+
+
+def test_the_caller_s_deadline_cuts_a_request_shorter_than_the_timeout(standin):
+    standin.fail("identities", "drip_headers")
+    with BoundedHttpClient(timeout=5.0) as http:
+        started = time.monotonic()
+        with pytest.raises(IdPUnavailable):
+            get(http, identities_url(standin), deadline=time.monotonic() + 0.5)
+        assert time.monotonic() - started < 0.5 + GENEROUS
+
+
+# -- the bounded worker pool ------------------------------------------------
+
+
+def test_more_slow_requests_than_workers_each_end_by_their_deadline(standin):
+    # Two workers, five callers: the stand-in holds each request it gets for
+    # seconds. Every caller is released by its own deadline, and the three
+    # that found no worker free were never sent.
+    standin.fail("identities", "drip_headers", times=5)
+    barrier = threading.Barrier(5)
+
+    def caller(index: int) -> Callable[[], Any]:
+        def call() -> tuple[float, Any]:
+            barrier.wait()
+            started = time.monotonic()
+            try:
+                return 0.0, get(http, identities_url(standin, f"user_{index}"))
+            except IdPUnavailable as exc:
+                return time.monotonic() - started, exc
+
+        return call_in_thread(call)
+
+    with BoundedHttpClient(timeout=TIMEOUT, max_workers=2) as http:
+        joins = [caller(index) for index in range(5)]
+        outcomes = [join() for join in joins]
+    assert all(isinstance(error, IdPUnavailable) for _, error in outcomes)
+    assert all(elapsed < TIMEOUT + GENEROUS for elapsed, _ in outcomes)
+    retry_afters = sorted((error.retry_after or 0) for _, error in outcomes)
+    assert retry_afters == [0, 0, 1, 1, 1]  # sent and cut twice; unsent 3 times
+    assert len(standin.calls("identities")) == 2
+
+
+def test_a_request_queued_past_its_deadline_is_never_sent(standin):
+    standin.slow_seconds = 0.75  # the first answer drips for 1.5 s
+    standin.fail("identities", "drip_headers")
+    with BoundedHttpClient(timeout=6.0, max_workers=1) as http:
+        first = call_in_thread(lambda: get(http, identities_url(standin, "user_A")))
+        assert wait_until(lambda: len(standin.calls("identities")) == 1)
+        deadline = time.monotonic() + 0.3
+        with pytest.raises(IdPUnavailable) as caught:
+            get(http, identities_url(standin, "user_B"), deadline=deadline)
+        assert caught.value.retry_after == 1
+        # Queued behind B: sent once the worker is free, so B had its chance.
+        third = get(http, identities_url(standin, "user_C"))
+        assert isinstance(first(), IdPUnavailable)
+    assert third.status == 404
+    paths = [call.raw_path for call in standin.calls("identities")]
+    assert [path.split("/")[3] for path in paths] == ["user_A", "user_C"]
+
+
+def test_closing_cancels_queued_requests_and_ends_the_workers(standin):
+    before = set(threading.enumerate())
+    standin.fail("identities", "drip_headers")
+    resource = open_bounded_http_client(5.0, max_workers=1)
+    http = next(resource)
+    first = call_in_thread(
+        lambda: get(
+            http, identities_url(standin, "user_A"), deadline=time.monotonic() + 0.5
+        )
+    )
+    assert wait_until(lambda: len(standin.calls("identities")) == 1)
+    started = time.monotonic()
+    queued = call_in_thread(lambda: get(http, identities_url(standin, "user_B")))
+    time.sleep(0.2)  # B is waiting for the one worker
+    resource.close()
+    assert isinstance(queued(), IdPUnavailable)
+    assert time.monotonic() - started < 5.0 - GENEROUS  # released, not timed out
+    assert http.is_closed
+    with pytest.raises(IdPError) as caught:
+        get(http, identities_url(standin, "user_C"))
+    assert type(caught.value) is IdPError
+    assert isinstance(first(), IdPUnavailable)
+    assert wait_until(
+        lambda: (
+            not [
+                t
+                for t in set(threading.enumerate()) - before
+                if t.name.startswith(WORKER)
+            ]
+        )
+    )
+    paths = [call.raw_path for call in standin.calls("identities")]
+    assert [path.split("/")[3] for path in paths] == ["user_A"]
+
+
+def test_a_closed_client_is_an_idp_error_and_sends_nothing(mock_http, caplog):
+    sent: list[httpx.Request] = []
+    http = mock_http(lambda r: sent.append(r) or httpx.Response(200))
+    http.close()  # what shutdown_resources() does under a cached Singleton
+    with pytest.raises(IdPError):
+        http.request("GET", "https://x.invalid/", service="T", route="t")
+    assert sent == []
+    assert "RuntimeError" in caplog.text
+
+
+def test_no_thread_to_spare_is_idp_unavailable_not_a_crash(mock_http, monkeypatch):
+    sent: list[httpx.Request] = []
+    http = mock_http(lambda r: sent.append(r) or httpx.Response(200))
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(IdPUnavailable) as caught:
+        http.request("POST", "https://x.invalid/", service="T", route="t", json={})
+    assert caught.value.retry_after == 1
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert sent == []
+
+
+# -- retries: reads only, Retry-After honoured within the budget -------------
+
+
+def scripted(*answers: httpx.Response | type[httpx.HTTPError]):
+    calls: list[httpx.Request] = []
+    queue = list(answers)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        item = queue.pop(0)
+        if isinstance(item, httpx.Response):
+            return item
+        raise item("failed", request=request)  # type: ignore[call-arg]
+
+    return answer, calls
+
+
+def send(http: BoundedHttpClient, retry: bool) -> HttpAnswer:
+    return http.request(
+        "GET", "https://x.invalid/", service="T", route="t", retry=retry
+    )
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "1"}),
+        httpx.ConnectError,
+        httpx.ReadTimeout,
+    ],
+    ids=["503", "429", "connect", "timeout"],
+)
+def test_a_read_is_retried_after_a_5xx_429_or_transport_failure(mock_http, first):
+    answer, calls = scripted(first, httpx.Response(200, json=[]))
+    assert send(mock_http(answer), retry=True).status == 200
+    assert len(calls) == 2
+
+
+def test_a_request_not_marked_retryable_is_sent_once_whatever_the_status(mock_http):
+    answer, calls = scripted(httpx.Response(503), httpx.Response(200))
+    assert send(mock_http(answer), retry=False).status == 503
+    assert len(calls) == 1
+
+
+def test_a_request_not_marked_retryable_is_sent_once_whatever_fails(mock_http):
+    answer, calls = scripted(httpx.ConnectError, httpx.Response(200))
+    with pytest.raises(IdPUnavailable):
+        send(mock_http(answer), retry=False)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 501])
+def test_other_statuses_are_not_retried(mock_http, status):
+    answer, calls = scripted(httpx.Response(status), httpx.Response(200))
+    assert send(mock_http(answer), retry=True).status == status
+    assert len(calls) == 1
+
+
+def test_retry_after_within_the_cap_is_waited_for(mock_http):
+    sleeps: list[float] = []
+    answer, calls = scripted(
+        httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(200)
+    )
+    assert send(mock_http(answer, sleep=sleeps.append), retry=True).status == 200
+    assert (len(calls), sleeps) == (2, [1.0])
+
+
+def test_retry_after_beyond_the_cap_is_answered_at_once(mock_http):
+    sleeps: list[float] = []
+    answer, calls = scripted(
+        httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200)
+    )
+    got = send(mock_http(answer, sleep=sleeps.append, max_retry_wait=2.0), True)
+    assert (got.status, got.retry_after) == (429, 7)
+    assert (len(calls), sleeps) == (1, [])
+
+
+def test_a_wait_that_does_not_fit_the_deadline_is_not_taken(mock_http):
+    sleeps: list[float] = []
+    answer, calls = scripted(
+        httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(200)
+    )
+    http = mock_http(answer, sleep=sleeps.append)
+    got = http.request(
+        "GET",
+        "https://x.invalid/",
+        service="T",
+        route="t",
+        retry=True,
+        deadline=time.monotonic() + 1.0,
+    )
+    assert got.status == 503
+    assert (len(calls), sleeps) == (1, [])
+
+
+def test_backoff_doubles_and_retries_stop_at_the_maximum(mock_http):
+    sleeps: list[float] = []
+    answer, calls = scripted(*[httpx.ConnectError] * 4)
+    http = mock_http(answer, sleep=sleeps.append, max_retries=3, backoff=0.1)
+    with pytest.raises(IdPUnavailable):
+        http.request(
+            "GET",
+            "https://x.invalid/",
+            service="T",
+            route="t",
+            retry=True,
+            deadline=time.monotonic() + 10,
+        )
+    assert len(calls) == 4
+    assert sleeps == [0.1, 0.2, 0.4]
+
+
+def test_the_deadline_is_the_budget_of_one_operation(mock_http):
+    http = mock_http(lambda r: httpx.Response(200), timeout=3.0)
+    now = time.monotonic()
+    assert now + 6.0 <= http.deadline() <= time.monotonic() + 6.0
+    assert http.deadline(0.5) <= time.monotonic() + 0.5
+    huge = mock_http(lambda r: httpx.Response(200), timeout=60.0)
+    assert huge.deadline() <= time.monotonic() + 20.0  # MAX_BUDGET
+
+
+# -- Retry-After -----------------------------------------------------------
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7),
+        (" 0 ", 0),
+        (email.utils.formatdate(NOW + 30, usegmt=True), 30),
+        (email.utils.formatdate(NOW - 30, usegmt=True), 0),
+        ("999999", 3600),
+        ("9999999999", 3600),
+        ("99999999999", None),
+        ("9" * 5000, None),
+        ("²", None),
+        ("٣", None),
+        ("soon", None),
+        ("-5", None),
+        ("Mon, 01 Jan 0001 00:00:00 +2359", 0),
+        ("Fri, 31 Dec 9999 23:59:59 -2359", 3600),
+        (None, None),
+    ],
+)
+def test_retry_after_in_seconds_or_as_an_http_date(value, seconds):
+    assert parse_retry_after(value, NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"), [(429, 30), (503, 30), (404, None), (200, None)]
+)
+def test_retry_after_is_read_on_429_and_5xx_only(mock_http, status, retry_after):
+    when = email.utils.formatdate(NOW + 30, usegmt=True)
+    http = mock_http(
+        lambda r: httpx.Response(status, headers={"Retry-After": when}),
+        now=lambda: NOW,
+    )
+    assert send(http, retry=False).retry_after == retry_after
+
+
+# -- secrets ---------------------------------------------------------------
+
+SECRETS = ("CLIENT_SECRET_X", "CODE_SECRET_X", "VERIFIER_SECRET_X", "eyJTOKEN")
+
+
+def chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack += [item.__cause__, item.__context__]
+    return seen
+
+
+def raising(error: type[Exception]) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if issubclass(error, httpx.RequestError):
+            raise error("failed", request=request)
+        raise error("failed")
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        raising(httpx.ReadTimeout),
+        raising(httpx.ConnectError),
+        raising(httpx.RemoteProtocolError),
+        raising(ValueError),
+        lambda r: httpx.Response(
+            200, headers={"Content-Encoding": "gzip"}, content=b'{"t": "eyJTOKEN"}'
+        ),
+        lambda r: httpx.Response(200, content=b" " * (MAX_BODY_BYTES + 1)),
+    ],
+    ids=["timeout", "connect", "protocol", "other", "bad-gzip", "too-large"],
+)
+def test_no_secret_of_a_form_request_reaches_an_error_or_a_log(
+    mock_http, caplog, answer
+):
+    caplog.set_level(logging.DEBUG, logger="wikibot_auth")
+    http = mock_http(answer)
+    with pytest.raises(AuthError) as caught:
+        http.request(
+            "POST",
+            "https://idp.invalid/token",
+            service="Test",
+            route="token",
+            data={"code": "CODE_SECRET_X", "code_verifier": "VERIFIER_SECRET_X"},
+            auth=("client", "CLIENT_SECRET_X"),
+            headers={"X-Api-Key": "CLIENT_SECRET_X"},
+            retry=True,
+        )
+    error = caught.value
+    assert chain(error) == [error]  # nothing chained: httpx errors hold the request
+    text = f"{error!s} {error!r} {error.args!r} {vars(error)!r} {caplog.text}"
+    for secret in SECRETS:
+        assert secret not in text
+    assert "Test POST token" in caplog.text
+
+
+def test_an_answer_s_repr_shows_neither_body_nor_headers():
+    answer = HttpAnswer(200, httpx.Headers({"Set-Cookie": "eyJTOKEN"}), b"eyJTOKEN")
+    assert "eyJTOKEN" not in repr(answer)
+
+
+# -- a helper, not an adapter --------------------------------------------------
+
+
+def sibling_imports(module: Any) -> set[str]:
+    """The modules of ``wikibot_auth.adapters`` that ``module`` imports
+    (relatively, as the package does: STYLE.md)."""
+    with open(module.__file__, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        parts = (node.module or "").split(".")
+        if node.level == 1:
+            found.update([parts[0]] if node.module else [a.name for a in node.names])
+        elif node.level == 2 and parts[0] == "adapters":
+            found.update(parts[1:2] or [a.name for a in node.names])
+    return found
+
+
+def test_the_transport_imports_no_adapter_and_workos_only_the_transport():
+    assert sibling_imports(bounded_http) == set()
+    assert sibling_imports(workos) == {"bounded_http"}
