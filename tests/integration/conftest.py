@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
+from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 
 MockProvider = Callable[..., WorkOSIdentityProvider]
@@ -28,22 +29,28 @@ def standin(standin_server: WorkOSStandIn) -> WorkOSStandIn:
 
 @pytest.fixture
 def mock_provider() -> Iterator[MockProvider]:
-    """``mock_provider(answer, **options)``: the adapter over an
-    ``httpx.MockTransport`` calling ``answer``; no sleeping between retries."""
-    clients: list[httpx.Client] = []
+    """``mock_provider(answer, budget=None, **client_options)``: the adapter on
+    a ``BoundedHttpClient`` over an ``httpx.MockTransport`` calling ``answer``;
+    no sleeping between retries unless ``sleep`` says otherwise."""
+    clients: list[BoundedHttpClient] = []
 
     def make(
-        answer: Callable[[httpx.Request], httpx.Response], **options: object
+        answer: Callable[[httpx.Request], httpx.Response],
+        budget: float | None = None,
+        **options: object,
     ) -> WorkOSIdentityProvider:
-        client = httpx.Client(transport=httpx.MockTransport(answer))
-        clients.append(client)
         options.setdefault("sleep", lambda seconds: None)
+        client = BoundedHttpClient(
+            transport=httpx.MockTransport(answer),
+            **options,  # type: ignore[arg-type]
+        )
+        clients.append(client)
         return WorkOSIdentityProvider(
             client,
             api_key=API_KEY,
             client_id=CLIENT_ID,
             base_url="https://workos.invalid",
-            **options,  # type: ignore[arg-type]
+            budget=budget,
         )
 
     yield make

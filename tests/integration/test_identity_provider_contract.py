@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
-import httpx
 import pytest
 
 from tests.conftest import workos_profile
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
+from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.local_idp import LocalIdentityProvider
 from wikibot_auth.adapters.memory import FixedClock, ScriptedIdentityProvider
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
@@ -61,7 +61,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     else:
         server: WorkOSStandIn = request.getfixturevalue("standin_server")
         server.reset()
-        with httpx.Client(timeout=2.0) as client:
+        with BoundedHttpClient(timeout=2.0) as client:
             idp = WorkOSIdentityProvider(
                 client,
                 api_key=API_KEY,

@@ -11,7 +11,7 @@ import gzip
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -65,40 +65,6 @@ def workos(standin: WorkOSStandIn, http: BoundedHttpClient) -> WorkOSIdentityPro
         base_url=standin.url,
         redirect_uri=REDIRECT,
     )
-
-
-MockProvider = Callable[..., WorkOSIdentityProvider]
-
-
-@pytest.fixture
-def mock_provider() -> Iterator[MockProvider]:
-    """``mock_provider(answer, budget=None, **client_options)``: the adapter on
-    a ``BoundedHttpClient`` over an ``httpx.MockTransport`` calling ``answer``;
-    no sleeping between retries unless ``sleep`` says otherwise."""
-    clients: list[BoundedHttpClient] = []
-
-    def make(
-        answer: Callable[[httpx.Request], httpx.Response],
-        budget: float | None = None,
-        **options: object,
-    ) -> WorkOSIdentityProvider:
-        options.setdefault("sleep", lambda seconds: None)
-        client = BoundedHttpClient(
-            transport=httpx.MockTransport(answer),
-            **options,  # type: ignore[arg-type]
-        )
-        clients.append(client)
-        return WorkOSIdentityProvider(
-            client,
-            api_key=API_KEY,
-            client_id=CLIENT_ID,
-            base_url="https://workos.invalid",
-            budget=budget,
-        )
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def callback(standin: WorkOSStandIn, scenario: str = "google") -> LoginCallback:

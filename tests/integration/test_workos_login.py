@@ -16,9 +16,10 @@ from tests.integration.workos_standin import (
     WorkOSStandIn,
     s256,
 )
+from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 from wikibot_auth.domain.errors import LoginFailed, LoginStepRequired
-from wikibot_auth.domain.model import Identity, LoginResult
+from wikibot_auth.domain.model import AuthorizationRequest, Identity, LoginResult
 from wikibot_auth.domain.pkce import new_code_verifier
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 from wikibot_auth.entrypoints.containers import create_container
@@ -29,13 +30,9 @@ GOOGLE = Identity("google", "108872335")
 
 @pytest.fixture
 def workos(standin: WorkOSStandIn) -> Iterator[WorkOSIdentityProvider]:
-    with httpx.Client(timeout=2.0) as client:
+    with BoundedHttpClient(timeout=2.0, sleep=lambda seconds: None) as client:
         yield WorkOSIdentityProvider(
-            client,
-            api_key=API_KEY,
-            client_id=CLIENT_ID,
-            base_url=standin.url,
-            sleep=lambda seconds: None,
+            client, api_key=API_KEY, client_id=CLIENT_ID, base_url=standin.url
         )
 
 
@@ -147,7 +144,7 @@ def test_login_through_the_container(standin, tmp_path):
     )
     try:
         verifier = new_code_verifier()
-        url = container.authorization_url()("st", s256(verifier))
+        url = container.authorization_url()(AuthorizationRequest("st", s256(verifier)))
         assert url.startswith(standin.url + "/user_management/authorize?")
         code = standin.issue_code(s256(verifier))
         result = container.exchange_auth_code()(code, verifier)
@@ -155,7 +152,7 @@ def test_login_through_the_container(standin, tmp_path):
         assert user.user_id == result.user.user_id
         assert user.record.oauth_provider == "google"
         client = container.idp_http_client()
-        assert client.timeout == httpx.Timeout(2.5)
+        assert client.timeout == 2.5
     finally:
         container.shutdown_resources()
     assert client.is_closed
