@@ -10,28 +10,21 @@ network (``Host: 127.0.0.1:8000`` sent to a public address) gets 400
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..domain.errors import InvalidRequest
 from .asgi import ASGIApp, Receive, Scope, Send, send_error
+from .settings import is_loopback_host
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def _is_loopback_address(host: object) -> bool:
-    try:
-        return ipaddress.ip_address(str(host)).is_loopback
-    except ValueError:
-        return False
 
 
 def is_local_request(scope: Scope) -> bool:
     """The request reached a loopback address and its one Host header names a
     loopback name with the served port."""
     server: Any = scope.get("server")
-    if not server or len(server) != 2 or not _is_loopback_address(server[0]):
+    if not server or len(server) != 2 or not is_loopback_host(str(server[0])):
         return False
     hosts = [v for k, v in scope.get("headers", ()) if k.lower() == b"host"]
     if len(hosts) != 1:

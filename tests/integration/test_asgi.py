@@ -27,6 +27,7 @@ from tests.integration.web import (
     client_for,
     log_in,
     query_of,
+    scripted_container,
     sign_in,
     start_login,
     web_container,
@@ -148,7 +149,7 @@ async def test_login_cookie_is_signed_scoped_and_short_lived(client, base):
 
 
 async def test_cookies_are_secure_behind_https(tmp_path, private_key):
-    container = web_container(tmp_path, private_key, base="https://auth.example")
+    container, _ = scripted_container(tmp_path, private_key, "https://auth.example")
     async with client_for(create_app(container), "https://auth.example") as client:
         response = await start_login(client)
     cookie = set_cookies(response)["__Host-wikibot_auth_login"]
@@ -200,7 +201,7 @@ async def test_two_token_cookies_count_as_none(client):
 async def test_a_secure_site_ignores_the_plantable_bare_token_cookie(
     tmp_path, private_key
 ):
-    container = web_container(tmp_path, private_key, base="https://auth.example")
+    container, _ = scripted_container(tmp_path, private_key, "https://auth.example")
     token = container.token_signer().create_token("usr_x")
     async with client_for(create_app(container), "https://auth.example") as client:
         bare = await client.get(

@@ -11,8 +11,16 @@ import httpx
 import pytest
 from dependency_injector import providers
 
-from tests.integration.web import client_for, query_of, sign_in, web_container, web_env
+from tests.integration.web import (
+    client_for,
+    query_of,
+    scripted_container,
+    sign_in,
+    web_container,
+    web_env,
+)
 from wikibot_auth.adapters.key_files import private_key_pem
+from wikibot_auth.adapters.memory import ScriptedIdentityProvider
 from wikibot_auth.domain.errors import NotConfigured
 from wikibot_auth.domain.model import Identity, IdentityProfile, User
 from wikibot_auth.entrypoints.asgi import AuthMiddleware, create_app
@@ -76,7 +84,10 @@ def development_without_redirect_uri(tmp_path: Any, private_key: Any) -> Contain
 async def test_development_refuses_a_host_derived_redirect_uri_off_loopback(
     tmp_path, private_key, base
 ):
-    app = create_app(development_without_redirect_uri(tmp_path, private_key))
+    container = development_without_redirect_uri(tmp_path, private_key)
+    container.config.idp.override("none")  # the local IdP refuses these Hosts first
+    container.identity_provider.override(providers.Object(ScriptedIdentityProvider()))
+    app = create_app(container)
     async with client_for(app, base) as client:
         for path in ("/auth/login", "/auth/callback?code=c&state=s"):
             response = await client.get(path)
@@ -176,7 +187,9 @@ async def test_an_unexpected_callback_failure_expires_the_login_cookie(
 def proxied(tmp_path, private_key) -> tuple[Container, str]:
     """An app behind a TLS-terminating proxy: the redirect URI is https, the
     server sees plain http for the same host."""
-    env = web_env(tmp_path, private_key, base="https://app.example")
+    env = web_env(
+        tmp_path, private_key, base="https://app.example", WIKIBOT_AUTH_IDP="none"
+    )
     container = create_container(env)
     repo = container.user_repository()
     profile = IdentityProfile(
@@ -350,3 +363,86 @@ async def test_authorization_headers_count_whatever_their_name_case(proxied):
     sent, user = await run_middleware(container, scope)
     assert user is None
     assert sent[0]["status"] == 400  # two Authorization headers: invalid_request
+
+
+# --- the local IdP answers this machine only (DNS rebinding, the LAN) ---------------
+
+
+async def call_app(app: Any, server: tuple[str, int], host: bytes) -> int:
+    """One GET /auth/login as a server bound to ``server`` would pass it on."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/auth/login",
+        "raw_path": b"/auth/login",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", host)],
+        "server": server,
+        "client": ("127.0.0.1", 50000),
+    }
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+@pytest.mark.parametrize(
+    ("server", "host", "status"),
+    [
+        (("127.0.0.1", 8000), b"127.0.0.1:8000", 302),
+        (("127.0.0.1", 8000), b"localhost:8000", 302),
+        (("::1", 8000), b"[::1]:8000", 302),
+        (("127.0.0.1", 8000), b"rebind.attacker.example:8000", 400),  # rebinding
+        (("127.0.0.1", 8000), b"127.0.0.1:9000", 400),  # another port
+        (("127.0.0.1", 8000), b"127.0.0.1", 400),  # port 80 implied
+        (("192.0.2.10", 8000), b"127.0.0.1:8000", 400),  # from the network
+        (("127.0.0.1", 8000), b"127.0.0.1:8000\xff", 400),
+    ],
+)
+async def test_the_local_idp_answers_loopback_requests_only(
+    tmp_path, private_key, server, host, status
+):
+    app = create_app(web_container(tmp_path, private_key))
+    assert await call_app(app, server, host) == status
+
+
+async def test_a_rebinding_page_cannot_sign_in_over_a_real_socket(
+    tmp_path, private_key
+):
+    from tests.integration.server import free_port, serving_in_thread
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_app(web_container(tmp_path, private_key, base))
+    rebound = {
+        "host": f"rebind.attacker.example:{port}",
+        "origin": "http://rebind.attacker.example",
+    }
+    with serving_in_thread(app, port):
+        async with httpx.AsyncClient(base_url=base) as client:
+            for method, path in (
+                ("GET", "/auth/login"),
+                ("POST", "/auth/local/sign-in"),
+            ):
+                response = await client.request(method, path, headers=rebound)
+                assert (response.status_code, error_code(response)) == (
+                    400,
+                    "invalid_request",
+                ), path
+            assert (await client.get("/auth/login")).status_code == 302
+
+
+async def test_other_idps_keep_their_hosts(tmp_path, private_key):
+    container, _ = scripted_container(tmp_path, private_key, "https://auth.example")
+    app = create_app(container)
+    assert await call_app(app, ("198.51.100.5", 443), b"auth.example") == 302

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from dependency_injector import providers
 
-from tests.integration.web import FormFields, query_of, web_env
+from tests.integration.web import query_of, scripted_callback, web_env
 from wikibot_auth.adapters.memory import (
     FixedClock,
     InMemoryUserRepository,
@@ -47,16 +47,22 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def container(tmp_path, private_key, clock):
+def idp() -> ScriptedIdentityProvider:
+    return ScriptedIdentityProvider()
+
+
+@pytest.fixture
+def container(tmp_path, private_key, clock, idp):
     environ = web_env(
         tmp_path,
         private_key,
         base=API,
         AWS_LAMBDA_FUNCTION_NAME="wikibot-auth-login",
-        WIKIBOT_AUTH_ENV="development",
+        WIKIBOT_AUTH_IDP="none",
     )
     built = create_container(environ)
     built.clock.override(providers.Object(clock))
+    built.identity_provider.override(providers.Object(idp))
     aws_lambda.configure(built)
     yield built
     aws_lambda.configure(None)
@@ -359,32 +365,21 @@ def header(response: dict[str, Any], name: str) -> str:
     return {k.lower(): v for k, v in response["headers"].items()}[name]
 
 
-def sign_in(client: LambdaClient, return_to: str = "/") -> str:
+def sign_in(
+    client: LambdaClient, idp: ScriptedIdentityProvider, return_to: str = "/"
+) -> str:
+    """/auth/login, then the callback URL the (scripted) IdP answers with."""
     login = client.request(
         "GET", f"{API}/auth/login?{urlencode({'return_to': return_to})}"
     )
     assert login["statusCode"] == 302, login
-    location = header(login, "location")
-    assert location.startswith(f"{API}/auth/local/sign-in?")
-    page = client.request("GET", location)
-    assert page["statusCode"] == 200
-    form = FormFields()
-    form.feed(page["body"])
-    fields = {**form.fields, "email": "lin@example.com", "display_name": "Lin"}
-    posted = client.request(
-        "POST",
-        f"{API}/auth/local/sign-in",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-        body=urlencode(fields),
-    )
-    assert posted["statusCode"] == 303, posted
-    return header(posted, "location")
+    return scripted_callback(idp, header(login, "location"))
 
 
 @pytest.mark.parametrize("kind", PROXY_KINDS)
-def test_full_login_flow_through_the_handler(container, kind):
+def test_full_login_flow_through_the_handler(container, idp, kind):
     client = LambdaClient(kind)
-    callback = sign_in(client)
+    callback = sign_in(client, idp)
     answer = client.request("GET", callback, headers={"accept": "application/json"})
     assert answer["statusCode"] == 200, answer
     assert header(answer, "cache-control") == "no-store"
@@ -400,9 +395,11 @@ def test_full_login_flow_through_the_handler(container, kind):
 
 
 @pytest.mark.parametrize("kind", PROXY_KINDS)
-def test_browser_login_sets_both_cookies_the_way_the_event_kind_needs(container, kind):
+def test_browser_login_sets_both_cookies_the_way_the_event_kind_needs(
+    container, idp, kind
+):
     client = LambdaClient(kind)
-    callback = sign_in(client, return_to="/wiki")
+    callback = sign_in(client, idp, return_to="/wiki")
     answer = client.request("GET", callback, headers={"accept": "text/html"})
     assert (answer["statusCode"], header(answer, "location")) == (303, "/wiki")
     cookies = set_cookies(kind, answer)
@@ -463,9 +460,9 @@ def test_token_error_rows_through_the_handler(container, clock, token, kind):
     assert error_of(me()) == (500, "internal_error")
 
 
-def test_login_error_rows_through_the_handler(container, tmp_path, private_key):
+def test_login_error_rows_through_the_handler(container, idp):
     client = LambdaClient("http_v2_proxy")
-    callback = sign_in(client)
+    callback = sign_in(client, idp)
     assert error_of(client.request("GET", callback, send_cookies=False)) == (
         400,
         "invalid_callback",
@@ -484,9 +481,6 @@ def test_login_error_rows_through_the_handler(container, tmp_path, private_key):
         403,
         "csrf_rejected",
     )
-    idp = ScriptedIdentityProvider()
-    container.identity_provider.override(providers.Object(idp))
-    aws_lambda.configure(container)
     for error, expected in [
         (LoginStepRequired(step="email_verification"), (403, "login_step_required")),
         (IdPError("bad body"), (502, "idp_error")),

@@ -4,14 +4,18 @@ container and the login flow driven by HTTP requests only."""
 from __future__ import annotations
 
 import html.parser
+import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
+from dependency_injector import providers
 
 from wikibot_auth.adapters.key_files import private_key_pem
+from wikibot_auth.adapters.memory import ScriptedIdentityProvider
+from wikibot_auth.domain.model import Identity, IdentityProfile
 from wikibot_auth.entrypoints.containers import Container, create_container
 
 BASE = "http://127.0.0.1:8000"
@@ -98,3 +102,33 @@ async def log_in(
 def client_for(app: Any, base: str = BASE) -> httpx.AsyncClient:
     """An httpx client that sends its requests to ``app`` in-process."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+
+
+def scripted_container(
+    tmp_path: Path, private_key: rsa.RSAPrivateKey, base: str = BASE, **extra: str
+) -> tuple[Container, ScriptedIdentityProvider]:
+    """A container whose IdP is scripted by the test (no local sign-in page:
+    the local IdP answers loopback requests only)."""
+    env = web_env(tmp_path, private_key, base, WIKIBOT_AUTH_IDP="none", **extra)
+    container = create_container(env)
+    idp = ScriptedIdentityProvider()
+    container.identity_provider.override(providers.Object(idp))
+    return container, idp
+
+
+LIN = IdentityProfile(
+    alias=Identity.local("lin@example.com"), email="lin@example.com", first_name="Lin"
+)
+
+
+def scripted_callback(
+    idp: ScriptedIdentityProvider, authorize_url: str, profile: IdentityProfile = LIN
+) -> str:
+    """The callback URL the IdP would send the browser to after ``authorize_url``
+    (the scripted code carries ``profile``)."""
+    query = query_of(authorize_url)
+    code = secrets.token_urlsafe(16)
+    idp.script(code, profile, code_challenge=query["code_challenge"])
+    return (
+        f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+    )
