@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
-import html
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -34,6 +33,7 @@ from .containers import Container
 from .cookies import CookiePolicy, cookie_values, single_cookie
 from .local_guard import LocalOnly
 from .login_state import MAX_COOKIE, check_return_to
+from .pages import PAGE_HEADERS, home_page, sign_in_page
 from .settings import PREFIX, is_loopback_host
 from .wire import error_answer
 
@@ -62,6 +62,9 @@ def _answers_errors(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except AuthError as exc:
             return error_response(exc)
+        except ClientDisconnect:  # the client went away: nobody to answer
+            logger.debug("client disconnected from %s", request.url.path)
+            return Response(status_code=400)
         except Exception:
             logger.exception("unexpected error in %s", request.url.path)
             return error_response(InternalError())
@@ -93,14 +96,33 @@ class Routes:
             f"{REDIRECT_URI_VARIABLE} is needed to log in on a non-loopback host"
         )
 
+    def _other_loopback_name(self, request: Request) -> str | None:
+        """This URL on the redirect URI's host when the request came to another
+        loopback name (``localhost`` vs ``127.0.0.1``), else None."""
+        target = urlsplit(self.redirect_uri(request))
+        here = request.url.hostname
+        if here == target.hostname or not (
+            is_loopback_host(here) and is_loopback_host(target.hostname)
+        ):
+            return None
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return f"{target.scheme}://{target.netloc}{path}"
+
     def cookies(self, request: Request) -> CookiePolicy:
         return CookiePolicy.for_redirect_uri(self.redirect_uri(request))
 
     def local_idp(self) -> LocalIdentityProvider | None:
         return self.container.active_local_identity_provider()
 
+    async def home(self, request: Request) -> Response:
+        idp = self.container.config.idp()
+        return HTMLResponse(home_page(idp=idp), headers=PAGE_HEADERS)
+
     async def login(self, request: Request) -> Response:
         return_to = check_return_to(request.query_params.get("return_to"))
+        other_loopback = self._other_loopback_name(request)
+        if other_loopback is not None:  # its cookie would not reach the callback
+            return RedirectResponse(other_loopback, status_code=302)
         state, verifier = new_state(), new_code_verifier()
         url = self.container.authorization_url()(
             AuthorizationRequest(
@@ -192,10 +214,11 @@ class Routes:
         if self.local_idp() is None:
             return Response(status_code=404)
         query = request.query_params
-        return _sign_in_page(
+        page = sign_in_page(
             state=query.get("state", ""),
             code_challenge=query.get("code_challenge", ""),
         )
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     async def local_sign_in(self, request: Request) -> Response:
         idp = self.local_idp()
@@ -228,8 +251,13 @@ class Routes:
         return response
 
     async def me(self, request: Request) -> Response:
+        user = request.scope.get("user")
+        if not isinstance(user, PlatformUser):
+            if "text/html" in request.headers.get("accept", ""):
+                return RedirectResponse("/auth/login?return_to=/me", status_code=303)
+            raise MissingToken()
         return JSONResponse(
-            _user(request).user.public_dict(), headers={"cache-control": "no-store"}
+            user.user.public_dict(), headers={"cache-control": "no-store"}
         )
 
     async def jwks(self, request: Request) -> Response:
@@ -276,42 +304,6 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return body
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Sign in (local development)</title></head>
-<body>
-<h1>Sign in</h1>
-<p>Local development identity provider: no password, no account anywhere.</p>
-<form method="post" action="sign-in">
-<input type="hidden" name="state" value="{state}">
-<input type="hidden" name="code_challenge" value="{code_challenge}">
-<p><label>Email <input type="email" name="email" required></label></p>
-<p><label>Display name <input type="text" name="display_name"></label></p>
-<p><button type="submit">Sign in</button></p>
-</form>
-</body></html>
-"""
-
-
-def _sign_in_page(*, state: str, code_challenge: str) -> Response:
-    page = _PAGE.format(
-        state=html.escape(state, quote=True),
-        code_challenge=html.escape(code_challenge, quote=True),
-    )
-    return HTMLResponse(
-        page,
-        headers={
-            "cache-control": "no-store",
-            "referrer-policy": "no-referrer",
-            "x-frame-options": "DENY",
-            "content-security-policy": "default-src 'none'; form-action 'self'; "
-            "frame-ancestors 'none'",
-        },
-    )
-
-
 def build_app(container: Container) -> Any:
     """The Starlette app; behind ``LocalOnly`` while the local IdP is active."""
     routes = Routes(container)
@@ -320,27 +312,37 @@ def build_app(container: Container) -> Any:
         if routes.configured_redirect_uri
         else None
     )
-    authenticated = [
-        Middleware(
-            AuthMiddleware,
-            authenticate=container.authenticate(),
-            required=True,
-            cookie_auth=bool(container.config.cookie_auth()),
-            allowed_origin=settings_origin,
-        )
-    ]
+
+    def authenticated(required: bool) -> list[Middleware]:
+        return [
+            Middleware(
+                AuthMiddleware,
+                authenticate=container.authenticate(),
+                required=required,
+                cookie_auth=bool(container.config.cookie_auth()),
+                allowed_origin=settings_origin,
+            )
+        ]
 
     def route(path: str, endpoint: Endpoint, method: str, **kwargs: Any) -> Route:
-        return Route(path, _answers_errors(endpoint), methods=[method], **kwargs)
+        built = Route(path, _answers_errors(endpoint), methods=[method], **kwargs)
+        # Starlette adds HEAD to GET routes: a link prefetcher's HEAD must not
+        # spend a code on the callback, nor anything else here.
+        built.methods = {method}
+        return built
 
     app = Starlette(
         routes=[
+            route("/", routes.home, "GET"),
             route("/auth/login", routes.login, "GET"),
             route("/auth/callback", routes.callback, "GET", name="callback"),
             route("/auth/local/sign-in", routes.local_sign_in_page, "GET"),
             route("/auth/local/sign-in", routes.local_sign_in, "POST"),
-            route("/auth/logout", routes.logout, "POST", middleware=authenticated),
-            route("/me", routes.me, "GET", middleware=authenticated),
+            route(
+                "/auth/logout", routes.logout, "POST", middleware=authenticated(True)
+            ),
+            # Anonymous passes, so that a browser is sent to sign in.
+            route("/me", routes.me, "GET", middleware=authenticated(False)),
             route("/.well-known/jwks.json", routes.jwks, "GET"),
             route(
                 "/.well-known/openid-configuration",

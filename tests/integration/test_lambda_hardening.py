@@ -5,6 +5,7 @@ answers a bad base64 body with JSON."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -175,3 +176,13 @@ def test_the_handler_without_a_redirect_uri_in_production_answers_not_configured
     assert response["statusCode"] == 500
     assert json.loads(response["body"])["error"] == "not_configured"
     assert "sk_test_not_real" not in response["body"]
+
+
+def test_the_authorizer_logs_a_refused_users_token_at_debug(container, token, caplog):
+    container.user_repository().set_disabled("usr_ada", True)
+    with caplog.at_level(logging.DEBUG, logger="wikibot_auth"):
+        answer = authorizer(load("rest_token_authorizer", token), None)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert answer["principalId"] == "usr_ada"
+    assert "token rejected: code=user_disabled" in caplog.text
+    assert token not in caplog.text
