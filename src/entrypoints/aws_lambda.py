@@ -25,7 +25,14 @@ from ..domain.errors import (
 from ..domain.model import AuthenticatedUser
 from .containers import Container, create_container
 from .cookies import TOKEN_COOKIE, cookie_name, is_secure_origin, origin_of
-from .credentials import Credentials, collect_headers, read_credentials
+from .credentials import Credentials, read_credentials
+from .lambda_events import (
+    HTTP_V2_AUTHORIZER,
+    TOKEN,
+    AuthorizerRequest,
+    authorizer_request,
+    proxy_request,
+)
 from .wire import error_answer, wire_error
 
 logger = logging.getLogger("wikibot_auth")
@@ -65,94 +72,39 @@ def get_container() -> Container:
 
 # --- the authorizer ----------------------------------------------------------
 
-TOKEN, REST_REQUEST, HTTP_V2_AUTHORIZER, PROXY = "token", "request", "v2", "proxy"
 
-
-def event_kind(event: Event) -> str:
-    """``token``, ``request`` (REST), ``v2`` (HTTP API authorizer) or ``proxy``."""
-    if not isinstance(event, Mapping):
-        raise TypeError("a Lambda event is a JSON object")
-    if event.get("type") == "TOKEN":
-        return TOKEN
-    if event.get("type") == "REQUEST" and "routeArn" in event:
-        return HTTP_V2_AUTHORIZER
-    if event.get("type") == "REQUEST" and "methodArn" in event:
-        return REST_REQUEST
-    return PROXY
-
-
-def _headers(event: Event) -> dict[str, list[str]]:
-    """Case-insensitive header values; ``multiValueHeaders`` wins when present."""
-    found = collect_headers(
-        (str(name), value)
-        for name, value in (event.get("headers") or {}).items()
-        if isinstance(value, str)
-    )
-    multi = collect_headers(
-        (str(name), value)
-        for name, values in (event.get("multiValueHeaders") or {}).items()
-        if isinstance(values, list)
-        for value in values
-        if isinstance(value, str)
-    )
-    found.update(multi)
-    return found
-
-
-def _method(event: Event) -> str:
-    http = (event.get("requestContext") or {}).get("http") or {}
-    return str(http.get("method") or event.get("httpMethod") or "GET").upper()
-
-
-def _credentials(event: Event, kind: str) -> Credentials | None:
+def _credentials(request: AuthorizerRequest) -> Credentials | None:
     """The credentials of an authorizer event. The token cookie counts only with
     ``WIKIBOT_AUTH_AUTHORIZER_COOKIE_AUTH=true`` (and ``WIKIBOT_AUTH_COOKIE_AUTH``):
     API Gateway caches an answer by its identity sources, so an Origin check made
     for one request would otherwise be reused for another."""
-    if kind == TOKEN:
-        token = event.get("authorizationToken")
-        return Credentials(header=token) if isinstance(token, str) else None
+    if request.kind == TOKEN:
+        return Credentials(header=request.token)
     config = get_container().config
-    cookie_header = None
-    if kind == HTTP_V2_AUTHORIZER and event.get("cookies"):
-        cookie_header = "; ".join(str(c) for c in event["cookies"])
     redirect_uri = config.redirect_uri()
     return read_credentials(
-        _headers(event),
-        method=_method(event),
+        request.headers,
+        method=request.method,
         cookie_auth=bool(config.cookie_auth() and config.authorizer_cookie_auth()),
         allowed_origins={origin_of(redirect_uri)} if redirect_uri else set(),
         token_cookie=cookie_name(
             TOKEN_COOKIE,
             secure=not redirect_uri or is_secure_origin(origin_of(redirect_uri)),
         ),
-        cookie_header=cookie_header,
+        cookie_header=request.cookie_header,
     )
 
 
-def _authenticate(event: Event, kind: str) -> AuthenticatedUser:
+def _authenticate(request: AuthorizerRequest) -> AuthenticatedUser:
     """The caller; a refusal of a valid token's user carries the token's
     ``sub`` as the error's ``subject`` (the Deny's principalId)."""
     authenticate = get_container().authenticate()
-    credentials = _credentials(event, kind)
+    credentials = _credentials(request)
     if credentials is None:
         raise MissingToken()
     if credentials.cookie_token is not None:
         return authenticate.token(credentials.cookie_token)
     return authenticate(credentials.header)
-
-
-def policy_resource(arn: str) -> str:
-    """``arn:<partition>:execute-api:<region>:<account>:<api>/<stage>/*/*``: one
-    cached policy serves every route of the stage."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
-        raise InvalidRequest("the event's method or route ARN is malformed")
-    api, _, rest = parts[5].partition("/")
-    stage = rest.partition("/")[0]
-    if not api or not stage:
-        raise InvalidRequest("the event's method or route ARN is malformed")
-    return ":".join(parts[:5]) + f":{api}/{stage}/*/*"
 
 
 def _context(user: AuthenticatedUser) -> dict[str, str | int | bool]:
@@ -184,47 +136,44 @@ def authorizer(event: Event, context: Any) -> dict[str, Any]:
     """API Gateway Lambda authorizer for REST TOKEN/REQUEST and HTTP API 2.0 events.
 
     Allow: ``principalId`` = user id and a flat context (user_id, email,
-    display_name, tier). A 401 code raises ``Exception("Unauthorized")``;
+    display_name, tier). A 401 code, and any malformed event (an event of the
+    handler's kind included), raises ``Exception("Unauthorized")``;
     ``user_disabled`` (and ``csrf_rejected``) return an explicit Deny; a 5xx code
     raises ``AuthorizerFailure(<code>)``. HTTP API events get the simple answer
     ``{isAuthorized, context}`` unless ``WIKIBOT_AUTH_AUTHORIZER_RESPONSE=iam``.
     """
-    kind = event_kind(event)
-    if kind == PROXY:
-        raise ValueError(
-            "wikibot_auth authorizer received a proxy or Function URL event: "
-            "point routes at wikibot_auth.entrypoints.aws_lambda.handler and use "
-            "authorizer only as an API Gateway Lambda authorizer"
-        )
-    simple, arn = False, ""
+    simple, resource = False, ""
     try:
+        try:
+            request = authorizer_request(event)
+        except InvalidRequest as exc:  # a fixed sentence, never the event's data
+            logger.warning("the authorizer refused an event: %s", exc.message)
+            raise
         simple = (
-            kind == HTTP_V2_AUTHORIZER
+            request.kind == HTTP_V2_AUTHORIZER
             and get_container().config.authorizer_response() == "simple"
         )
-        arn = str(event.get("routeArn") or event.get("methodArn") or "")
-        resource = "" if simple else policy_resource(arn)
-        user = _authenticate(event, kind)
+        resource = request.arn.stage_resource
+        user = _authenticate(request)
         if simple:
             return {"isAuthorized": True, "context": _context(user)}
         return _policy(user.user_id, "Allow", resource, _context(user))
     except AuthError as exc:
-        return _refuse(exc, arn, simple, exc.subject or "anonymous")
+        return _refuse(exc, resource, simple, exc.subject or "anonymous")
     except Exception:
         logger.exception("unexpected error in the authorizer")
-        return _refuse(InternalError(), arn, simple)
+        return _refuse(InternalError(), resource, simple)
 
 
 def _refuse(
-    error: AuthError, arn: str, simple: bool, principal: str = "anonymous"
+    error: AuthError, resource: str, simple: bool, principal: str = "anonymous"
 ) -> dict[str, Any]:
     status = wire_error(error.code).status
     if status >= 500:
         raise AuthorizerFailure(error.code)
-    if status == 403:
-        if simple:
-            return {"isAuthorized": False}
-        resource = policy_resource(arn)  # checked before authenticating
+    if status == 403 and simple:
+        return {"isAuthorized": False}
+    if status == 403 and resource:
         return _policy(principal, "Deny", resource, {"error": error.code})
     raise Exception("Unauthorized")
 
@@ -249,20 +198,15 @@ def _build_http_handler() -> Callable[[Event, Any], dict[str, Any]]:
 def handler(event: Event, context: Any) -> dict[str, Any]:
     """The routes of ``asgi.create_app()`` for REST v1 proxy, HTTP API and
     Function URL events. Cookies: ``cookies`` (v2), or ``Set-Cookie`` in
-    ``multiValueHeaders`` (v1)."""
+    ``multiValueHeaders`` (v1). A malformed event (an authorizer event
+    included) is answered 400 ``invalid_request``."""
     global _http_handler
-    if event_kind(event) != PROXY:
-        raise ValueError(
-            "wikibot_auth handler received an authorizer event: use "
-            "wikibot_auth.entrypoints.aws_lambda.authorizer as the authorizer"
-        )
-    if "requestContext" not in event or not (
-        "httpMethod" in event or "http" in (event.get("requestContext") or {})
-    ):
-        raise ValueError(
-            "wikibot_auth handler needs an API Gateway proxy or Function URL event"
-        )
-    if event.get("isBase64Encoded") and not _is_base64(event.get("body")):
+    try:
+        request = proxy_request(event)
+    except InvalidRequest as exc:  # a fixed sentence, never the event's data
+        logger.warning("the handler refused an event: %s", exc.message)
+        return _error_response(exc)
+    if request["isBase64Encoded"] and not _is_base64(request["body"]):
         return _error_response(InvalidRequest("the body is not valid base64"))
     if _http_handler is None:
         try:
@@ -270,8 +214,8 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
         except AuthError as exc:  # e.g. not_configured: no redirect URI
             logger.error("the handler cannot start: %s", exc.code)
             return _error_response(exc)
-    response = _http_handler(_normalized(event), context)
-    if event.get("version") != "2.0":
+    response = _http_handler(request, context)
+    if request.get("version") != "2.0":
         _v1_cookies(response)
     return response
 
@@ -294,17 +238,6 @@ def _error_response(error: AuthError) -> dict[str, Any]:
         "body": answer.body.decode("utf-8"),
         "isBase64Encoded": False,
     }
-
-
-def _normalized(event: Event) -> dict[str, Any]:
-    """Nulls where Mangum expects maps (REST sends null, not {})."""
-    fixed = dict(event)
-    for key in ("headers", "multiValueHeaders"):
-        if fixed.get(key) is None:
-            fixed[key] = {}
-    if fixed.get("version") == "2.0":
-        fixed.setdefault("rawQueryString", "")
-    return fixed
 
 
 def _v1_cookies(response: dict[str, Any]) -> None:

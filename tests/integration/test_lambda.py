@@ -262,14 +262,24 @@ def test_5xx_codes_raise_an_exception_named_by_the_code(container, token, error,
 
 
 @pytest.mark.parametrize("name", PROXY_KINDS)
-def test_a_proxy_event_sent_to_the_authorizer_is_a_clear_error(name):
-    with pytest.raises(ValueError, match=r"aws_lambda\.handler"):
-        authorizer(load(name), None)
+def test_a_proxy_event_sent_to_the_authorizer_is_unauthorized_with_a_hint(name, caplog):
+    raises_unauthorized(load(name))
+    assert "aws_lambda.handler" in caplog.text  # the operator's hint
 
 
-def test_an_authorizer_event_sent_to_the_handler_is_a_clear_error(token):
-    with pytest.raises(ValueError, match=r"aws_lambda\.authorizer"):
-        handler(load("http_v2_authorizer", token), None)
+@pytest.mark.parametrize(
+    "name", ["http_v2_authorizer", "rest_token_authorizer", "rest_request_authorizer"]
+)
+def test_an_authorizer_event_sent_to_the_handler_is_a_400_with_a_hint(
+    name, token, caplog
+):
+    answer = handler(load(name, token), None)
+    assert (answer["statusCode"], json.loads(answer["body"])["error"]) == (
+        400,
+        "invalid_request",
+    )
+    assert "aws_lambda.authorizer" in caplog.text
+    assert token not in caplog.text
 
 
 def test_the_authorizer_works_with_public_keys_only(
