@@ -156,6 +156,8 @@ def _keygen(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _mint(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.sub.strip():
+        raise _UsageError("--sub must name a user id; it is empty or blank")
     overrides = {} if args.ttl is None else {"token_ttl": args.ttl}
     if args.ttl is not None and args.ttl <= 0:
         raise _UsageError("--ttl must be a positive number of seconds")

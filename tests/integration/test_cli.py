@@ -94,6 +94,14 @@ def test_mint_ttl_and_verify_with_the_public_key(
     assert run(capsys, "token", "mint", "--key", str(public), "--sub", "u")[0] == 2
 
 
+@pytest.mark.parametrize("sub", ["", " ", "\t", " \n "])
+def test_a_blank_subject_is_a_usage_error(sub, key_file, capsys):
+    code, out, err = run(capsys, "token", "mint", "--key", str(key_file), "--sub", sub)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --sub ")
+    assert "internal_error" not in err
+
+
 def test_ttl_above_the_maximum_is_a_usage_error(key_file, capsys):
     code, out, err = run(
         capsys, "token", "mint", "--key", str(key_file), "--sub", "u", "--ttl", "999999"
