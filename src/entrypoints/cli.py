@@ -144,6 +144,10 @@ def _keygen(args: argparse.Namespace, out: TextIO) -> int:
     path: Path = args.out
     if path.exists() and not args.force:
         raise _UsageError(f"{path} exists; pass --force to overwrite it")
+    if not path.parent.is_dir():  # a typo should not grow a directory tree
+        raise _UsageError(
+            f"the directory {path.parent} does not exist; create it first"
+        )
     key = generate_private_key(args.bits)
     try:
         write_private_key(path, key, force=args.force)
@@ -158,11 +162,22 @@ def _keygen(args: argparse.Namespace, out: TextIO) -> int:
 def _mint(args: argparse.Namespace, out: TextIO) -> int:
     if not args.sub.strip():
         raise _UsageError("--sub must name a user id; it is empty or blank")
-    overrides = {} if args.ttl is None else {"token_ttl": args.ttl}
-    if args.ttl is not None and args.ttl <= 0:
-        raise _UsageError("--ttl must be a positive number of seconds")
-    signer = _container(args, **overrides).token_signer()
-    print(signer.create_token(args.sub), file=out)
+    container = _container(args)
+    if args.ttl is not None:
+        # Checked here: the settings would blame WIKIBOT_AUTH_TOKEN_TTL.
+        maximum = container.config.max_token_ttl()
+        if not 1 <= args.ttl <= maximum:
+            raise _UsageError(
+                f"--ttl must be between 1 and {maximum} seconds (the maximum is "
+                "WIKIBOT_AUTH_MAX_TOKEN_TTL)"
+            )
+        container = _container(args, token_ttl=args.ttl)
+    if container.key_ring().signer is None:
+        raise _UsageError(
+            f"{args.key} holds only public keys: it can verify tokens but not "
+            "sign them; pass the private key PEM"
+        )
+    print(container.token_signer().create_token(args.sub), file=out)
     return EXIT_OK
 
 
