@@ -25,6 +25,11 @@ from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
 logger = logging.getLogger("wikibot_auth")
 
 MAX_STDIN_TOKEN = 1 << 20
+# Codes whose message (never a secret: the errors' contract) follows on a second
+# line: what is down or misconfigured, and where. A rejected token says no more.
+EXPLAINED = frozenset(
+    {"not_configured", "store_unavailable", "idp_unavailable", "idp_error"}
+)
 
 
 class _UsageError(Exception):
@@ -307,7 +312,7 @@ def main(
         return EXIT_USAGE
     except AuthError as exc:
         print(f"error: {exc.code}", file=sys.stderr)
-        if exc.code == "not_configured":
+        if exc.code in EXPLAINED:
             print(exc.message, file=sys.stderr)
         return exit_code(exc)
     except SystemExit as exc:  # --help
