@@ -7,8 +7,11 @@ configuration error, 3 a dependency is down, 4 internal error. Never a traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -250,10 +253,50 @@ def _users_sign_out(args: argparse.Namespace, out: TextIO) -> int:
     return _print_user(_store_container(args).sign_out_everywhere()(args.user_id), out)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn's asyncio server will (every address the
+    host resolves to, SO_REUSEADDR, v6 only), then let go: a taken port is a
+    usage error now, not a bind error after "Application startup complete"."""
+    hint = 'pick another port with --port N (make serve SERVE_ARGS="--port N")'
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError as exc:
+        raise _UsageError(f"cannot resolve --host {host}: {exc.strerror}") from None
+    with contextlib.ExitStack() as probes:
+        bound = 0
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            try:
+                probe = probes.enter_context(socket.socket(family, kind, proto))
+            except OSError:
+                continue  # a family this machine lacks: asyncio skips it too
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    continue  # likewise
+                if exc.errno == errno.EADDRINUSE:
+                    raise _UsageError(
+                        f"{host}:{port} is already in use; {hint}"
+                    ) from None
+                raise _UsageError(
+                    f"cannot listen on {host}:{port} ({exc.strerror}); {hint}"
+                ) from None
+            bound += 1
+    if not bound:
+        raise _UsageError(f"cannot listen on {host}:{port}: no such local address")
+
+
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     if not 1 <= args.port <= 65535:  # the redirect URI names the port
         raise _UsageError("--port must be between 1 and 65535")
-    container = container_for(Settings.for_serve(args.host, args.port))
+    settings = Settings.for_serve(args.host, args.port)
+    _check_port(args.host, args.port)  # before a key or a store is touched
+    container = container_for(settings)
     # Fail now (exit 2) on a bad key or store, not at the first request.
     container.token_signer()
     container.login_state()
