@@ -1,5 +1,5 @@
-"""The README's recipes run as written: the curl login against a real
-``wikibot-auth serve``."""
+"""The README's recipes run as written (the curl login against a real
+``wikibot-auth serve``), and the files it names exist."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from tests.integration.server import clean_environ, running_server
 from wikibot_auth.domain.model import Identity, IdentityProfile, User
 from wikibot_auth.entrypoints.containers import create_container
+from wikibot_auth.entrypoints.keys import DEV_KEY_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -82,3 +83,15 @@ def test_the_curl_recipe_stops_at_a_refused_login_and_shows_why(tmp_path):
     assert "Traceback" not in proc.stderr
     assert json.loads(proc.stderr.splitlines()[-1])["error"] == "user_disabled"
     assert proc.stdout == ""  # no step ran after the refused login
+
+
+@pytest.mark.parametrize("name", ["README.md", "pyproject.toml", "Makefile"])
+def test_the_project_files_name_no_document_missing_from_the_repository(name):
+    text = (ROOT / name).read_text()
+    named = set(re.findall(r"(?<![\w/.:-])([\w./-]+\.md)\b", text))
+    assert sorted(doc for doc in named if not (ROOT / doc).is_file()) == []
+
+
+def test_the_readme_names_the_development_key_for_token_mint():
+    text = README.read_text()
+    assert f"--key .wikibot-auth/{DEV_KEY_NAME}" in text
