@@ -8,15 +8,26 @@ EDITABLE := --config-settings editable_mode=strict
 
 .PHONY: venv test lint typecheck unit serve clean bench browser
 
-$(VENV)/.stamp-deps: pyproject.toml setup.py
+# A strict editable install links files one by one, so a module added or removed
+# under src/ needs a reinstall; an edit does not. The list of those files is
+# rewritten (at every make run, cheaply) only when it changes, so its date says
+# when the list last changed.
+SRC_LIST := $(VENV)/.src-files
+$(shell mkdir -p $(VENV) && find src -type f ! -path '*/__pycache__/*' \
+  ! -path '*.egg-info/*' 2>/dev/null | LC_ALL=C sort > $(SRC_LIST).new \
+  && { cmp -s $(SRC_LIST).new $(SRC_LIST) || cp $(SRC_LIST).new $(SRC_LIST); } \
+  ; rm -f $(SRC_LIST).new)
+# Everything when pyproject.toml or setup.py changed (or on a fresh venv), else
+# ($? holds only the list) just the package's own links.
+DEPS_CHANGED = $(filter-out $(SRC_LIST),$?)
+
+$(VENV)/.stamp-install: pyproject.toml setup.py $(SRC_LIST)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip
-	$(PIP) install -e ".[test]" $(EDITABLE)
+	$(if $(DEPS_CHANGED),$(PIP) install --upgrade pip)
+	$(PIP) install $(if $(DEPS_CHANGED),-e ".[test]",--no-deps -e .) $(EDITABLE)
 	touch $@
 
-# A strict editable install links files one by one: re-link so new modules count.
-venv: $(VENV)/.stamp-deps
-	$(PIP) install --no-deps -e . $(EDITABLE)
+venv: $(VENV)/.stamp-install
 
 lint: venv
 	$(BIN)/ruff check src tests $(wildcard benchmarks)
@@ -47,7 +58,8 @@ bench: venv node_modules/.package-lock.json
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .bench-venv node_modules build *.egg-info src/*.egg-info \
+	  .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # dynalite (a DynamoDB-compatible server for the user store tests), pinned in
 # package-lock.json; reinstalled only when the lock file is newer than the install.

@@ -7,8 +7,11 @@ configuration error, 3 a dependency is down, 4 internal error. Never a traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +28,11 @@ from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
 logger = logging.getLogger("wikibot_auth")
 
 MAX_STDIN_TOKEN = 1 << 20
+# Codes whose message (never a secret: the errors' contract) follows on a second
+# line: what is down or misconfigured, and where. A rejected token says no more.
+EXPLAINED = frozenset(
+    {"not_configured", "store_unavailable", "idp_unavailable", "idp_error"}
+)
 
 
 class _UsageError(Exception):
@@ -144,6 +152,10 @@ def _keygen(args: argparse.Namespace, out: TextIO) -> int:
     path: Path = args.out
     if path.exists() and not args.force:
         raise _UsageError(f"{path} exists; pass --force to overwrite it")
+    if not path.parent.is_dir():  # a typo should not grow a directory tree
+        raise _UsageError(
+            f"the directory {path.parent} does not exist; create it first"
+        )
     key = generate_private_key(args.bits)
     try:
         write_private_key(path, key, force=args.force)
@@ -156,11 +168,24 @@ def _keygen(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _mint(args: argparse.Namespace, out: TextIO) -> int:
-    overrides = {} if args.ttl is None else {"token_ttl": args.ttl}
-    if args.ttl is not None and args.ttl <= 0:
-        raise _UsageError("--ttl must be a positive number of seconds")
-    signer = _container(args, **overrides).token_signer()
-    print(signer.create_token(args.sub), file=out)
+    if not args.sub.strip():
+        raise _UsageError("--sub must name a user id; it is empty or blank")
+    container = _container(args)
+    if args.ttl is not None:
+        # Checked here: the settings would blame WIKIBOT_AUTH_TOKEN_TTL.
+        maximum = container.config.max_token_ttl()
+        if not 1 <= args.ttl <= maximum:
+            raise _UsageError(
+                f"--ttl must be between 1 and {maximum} seconds (the maximum is "
+                "WIKIBOT_AUTH_MAX_TOKEN_TTL)"
+            )
+        container = _container(args, token_ttl=args.ttl)
+    if container.key_ring().signer is None:
+        raise _UsageError(
+            f"{args.key} holds only public keys: it can verify tokens but not "
+            "sign them; pass the private key PEM"
+        )
+    print(container.token_signer().create_token(args.sub), file=out)
     return EXIT_OK
 
 
@@ -228,10 +253,50 @@ def _users_sign_out(args: argparse.Namespace, out: TextIO) -> int:
     return _print_user(_store_container(args).sign_out_everywhere()(args.user_id), out)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn's asyncio server will (every address the
+    host resolves to, SO_REUSEADDR, v6 only), then let go: a taken port is a
+    usage error now, not a bind error after "Application startup complete"."""
+    hint = 'pick another port with --port N (make serve SERVE_ARGS="--port N")'
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError as exc:
+        raise _UsageError(f"cannot resolve --host {host}: {exc.strerror}") from None
+    with contextlib.ExitStack() as probes:
+        bound = 0
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            try:
+                probe = probes.enter_context(socket.socket(family, kind, proto))
+            except OSError:
+                continue  # a family this machine lacks: asyncio skips it too
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    continue  # likewise
+                if exc.errno == errno.EADDRINUSE:
+                    raise _UsageError(
+                        f"{host}:{port} is already in use; {hint}"
+                    ) from None
+                raise _UsageError(
+                    f"cannot listen on {host}:{port} ({exc.strerror}); {hint}"
+                ) from None
+            bound += 1
+    if not bound:
+        raise _UsageError(f"cannot listen on {host}:{port}: no such local address")
+
+
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     if not 1 <= args.port <= 65535:  # the redirect URI names the port
         raise _UsageError("--port must be between 1 and 65535")
-    container = container_for(Settings.for_serve(args.host, args.port))
+    settings = Settings.for_serve(args.host, args.port)
+    _check_port(args.host, args.port)  # before a key or a store is touched
+    container = container_for(settings)
     # Fail now (exit 2) on a bad key or store, not at the first request.
     container.token_signer()
     container.login_state()
@@ -290,7 +355,7 @@ def main(
         return EXIT_USAGE
     except AuthError as exc:
         print(f"error: {exc.code}", file=sys.stderr)
-        if exc.code == "not_configured":
+        if exc.code in EXPLAINED:
             print(exc.message, file=sys.stderr)
         return exit_code(exc)
     except SystemExit as exc:  # --help

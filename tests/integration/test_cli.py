@@ -94,12 +94,64 @@ def test_mint_ttl_and_verify_with_the_public_key(
     assert run(capsys, "token", "mint", "--key", str(public), "--sub", "u")[0] == 2
 
 
-def test_ttl_above_the_maximum_is_a_usage_error(key_file, capsys):
+@pytest.mark.parametrize("sub", ["", " ", "\t", " \n "])
+def test_a_blank_subject_is_a_usage_error(sub, key_file, capsys):
+    code, out, err = run(capsys, "token", "mint", "--key", str(key_file), "--sub", sub)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --sub ")
+    assert "internal_error" not in err
+
+
+@pytest.mark.parametrize("ttl", ["999999", "86401", "0", "-5"])
+def test_a_ttl_out_of_range_names_the_flag_and_the_range(ttl, key_file, capsys):
     code, out, err = run(
-        capsys, "token", "mint", "--key", str(key_file), "--sub", "u", "--ttl", "999999"
+        capsys, "token", "mint", "--key", str(key_file), "--sub", "u", "--ttl", ttl
     )
     assert (code, out) == (2, "")
-    assert "WIKIBOT_AUTH_MAX_TOKEN_TTL" in err
+    assert err.startswith("error: --ttl ")
+    assert "between 1 and 86400" in err
+    assert "WIKIBOT_AUTH_MAX_TOKEN_TTL" in err  # where the maximum comes from
+    assert "WIKIBOT_AUTH_TOKEN_TTL" not in err  # the user never set it
+
+
+def test_the_ttl_range_follows_the_configured_maximum(key_file, capsys, monkeypatch):
+    monkeypatch.setenv("WIKIBOT_AUTH_MAX_TOKEN_TTL", "100000")
+    mint = ("token", "mint", "--key", str(key_file), "--sub", "u", "--ttl")
+    assert run(capsys, *mint, "100000")[0] == 0
+    code, _, err = run(capsys, *mint, "100001")
+    assert (code, "between 1 and 100000" in err) == (2, True)
+
+
+@pytest.mark.parametrize("form", ["jwks", "public pem"])
+def test_minting_with_public_keys_only_says_so(form, key_file, tmp_path, capsys):
+    public = tmp_path / "public-keys"
+    if form == "jwks":
+        public.write_text(run(capsys, "jwks", "--key", str(key_file))[1])
+    else:
+        from cryptography.hazmat.primitives import serialization
+
+        from wikibot_auth.adapters.key_files import load_private_key
+
+        key = load_private_key(key_file.read_text()).public_key()
+        public.write_bytes(
+            key.public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            )
+        )
+    code, out, err = run(capsys, "token", "mint", "--key", str(public), "--sub", "u")
+    assert (code, out) == (2, "")
+    assert "only public keys" in err
+    assert str(public) in err
+    assert "no signing key is configured" not in err
+
+
+def test_keygen_refuses_a_missing_directory_and_names_it(tmp_path, capsys):
+    missing = tmp_path / "new-dir"
+    code, out, err = run(capsys, "keygen", "--out", str(missing / "x.pem"))
+    assert (code, out) == (2, "")
+    assert f"directory {missing} does not exist" in err
+    assert not missing.exists()
 
 
 def test_issuer_and_audience_flags_override_the_environment(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -142,3 +145,31 @@ def test_serve_refuses_a_port_the_redirect_uri_cannot_name(port, capsys):
 
 def test_serve_help():
     assert main(["serve", "--help"]) == 0
+
+
+def test_serve_on_a_taken_port_exits_2_with_a_hint_before_building_anything(
+    tmp_path,
+):
+    data = tmp_path / "data"
+    environ = clean_environ(
+        WIKIBOT_AUTH_DATA_DIR=str(data), WIKIBOT_AUTH_USER_STORE="memory://"
+    )
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        serve = [sys.executable, "-m", "wikibot_auth.entrypoints.cli", "serve"]
+        proc = subprocess.run(
+            [*serve, "--port", str(port)],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith(f"error: 127.0.0.1:{port} is already in use")
+    assert "--port N" in proc.stderr
+    assert 'make serve SERVE_ARGS="--port N"' in proc.stderr
+    assert "Application startup complete" not in proc.stderr
+    assert not data.exists()  # checked before a key was generated
