@@ -223,7 +223,7 @@ class RS256TokenSigner:
         ring = self._key_ring
         if ring.signer is None or ring.signing_kid is None:
             raise NotConfigured("no signing key is configured")
-        if not isinstance(subject, str) or not subject.strip():
+        if not subject.strip():
             raise ValueError("the subject must be a non-blank string")
         if type(generation) is not int or not 0 <= generation < MAX_GENERATION:
             raise ValueError("the generation must be an integer in [0, 2**53)")

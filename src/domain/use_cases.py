@@ -170,7 +170,7 @@ class ExchangeAuthCode:
         if self.identity_provider is None:
             raise NotConfigured("no identity provider is configured")
         code = callback.code
-        if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+        if not code or len(code) > MAX_CODE_LENGTH:
             raise InvalidCallback("the authorization code is missing or malformed")
         if not is_valid_code_verifier(callback.code_verifier):
             raise InvalidCallback("the PKCE code verifier is missing or malformed")
