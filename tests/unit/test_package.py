@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import wikibot_auth
 from wikibot_auth import domain
@@ -44,3 +48,67 @@ def test_domain_imports_no_io_library() -> None:
     banned = {"boto3", "httpx", "jwt", "sqlite3", "dependency_injector"}
     assert not banned & loaded
     assert not any(m.startswith("wikibot_auth.adapters") for m in loaded)
+
+
+SRC = Path(wikibot_auth.__file__).resolve().parent
+# Shared technical helpers: adapters may import these, and nothing else of
+# src/adapters/ (DESIGN "The hexagon": an adapter knows no other adapter).
+ADAPTER_HELPERS = {
+    "bounded_http",
+    "key_files",
+    "key_ring",
+    "lru",
+    "sqlite_connections",
+}
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted((SRC / folder).glob("*.py"))
+
+
+def _imported_siblings(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "wikibot_auth.adapters."
+        ):
+            found.add(node.module.split(".")[2])
+    return found
+
+
+@pytest.mark.parametrize("path", _modules("adapters"), ids=lambda p: p.stem)
+def test_no_adapter_imports_another_adapter(path: Path) -> None:
+    others = _imported_siblings(path) - ADAPTER_HELPERS - {path.stem}
+    assert not others, f"{path.name} imports {sorted(others)}"
+
+
+def test_the_helpers_import_no_adapter() -> None:
+    for name in ADAPTER_HELPERS:
+        assert _imported_siblings(SRC / "adapters" / f"{name}.py") <= ADAPTER_HELPERS
+
+
+def test_only_the_composition_root_overrides_providers() -> None:
+    overriding = [
+        path.relative_to(SRC).as_posix()
+        for path in SRC.rglob("*.py")
+        if ".override(" in path.read_text(encoding="utf-8")
+    ]
+    assert overriding in ([], ["entrypoints/containers.py"])
+
+
+@pytest.mark.parametrize(
+    "path", sorted(SRC.rglob("*.py")), ids=lambda p: p.relative_to(SRC).as_posix()
+)
+def test_every_module_is_small_and_says_its_one_job_first(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 400
+    docstring = ast.get_docstring(ast.parse(text))
+    assert docstring, "no module docstring"
+    first = docstring.splitlines()[0]
+    assert first.endswith("."), first
