@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import attrs
 
@@ -88,20 +87,26 @@ class Authenticate:
 
     def token(self, token: str) -> AuthenticatedUser:
         claims = self._verify(token)
-        with _refusal(token, claims):
+        try:
             return check_user(self.user_repository.get(claims.sub), claims)
+        except AuthError as exc:  # not a context manager: this is the hot path
+            _refused(token, claims, exc)
+            raise
 
     async def acall(self, authorization_header: str | None) -> AuthenticatedUser:
         return await self.atoken(parse_authorization_header(authorization_header))
 
     async def atoken(self, token: str) -> AuthenticatedUser:
         claims = self._verify(token)
-        with _refusal(token, claims):
+        try:
             cached = self.cached_users
             user = None if cached is None else cached.peek(claims.sub)
             if user is None:
                 user = await asyncio.to_thread(self.user_repository.get, claims.sub)
             return check_user(user, claims)
+        except AuthError as exc:
+            _refused(token, claims, exc)
+            raise
 
     def _verify(self, token: str) -> TokenClaims:
         try:
@@ -111,14 +116,9 @@ class Authenticate:
             raise
 
 
-@contextlib.contextmanager
-def _refusal(token: str, claims: TokenClaims) -> Iterator[None]:
-    try:
-        yield
-    except AuthError as exc:
-        exc.subject = claims.sub
-        _log_rejection(token, exc)
-        raise
+def _refused(token: str, claims: TokenClaims, exc: AuthError) -> None:
+    exc.subject = claims.sub
+    _log_rejection(token, exc)
 
 
 def _log_rejection(token: str, exc: AuthError) -> None:
