@@ -1,17 +1,30 @@
-"""Helpers for the user store contract suite and benchmarks: stores built from a
+"""Helpers for the user store tests and benchmarks: stores built from a
 picklable spec (so that worker processes can open the same store), a login that
-runs the real ``ExchangeAuthCode`` use case, and the race workers."""
+runs the real ``ExchangeAuthCode`` use case, the race workers, and raw access to
+what each store holds (as an operator editing it by hand would see it)."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
-from typing import Any
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
 
-from wikibot_auth.adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
-from wikibot_auth.adapters.memory import FixedClock
+import attrs
+
+from wikibot_auth.adapters.dynamodb import (
+    DynamoDBUserRepository,
+    identity_key,
+    make_dynamodb_client,
+    user_key,
+)
+from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
-from wikibot_auth.domain.model import IdentityProfile, LoginResult
+from wikibot_auth.domain.model import Identity, IdentityProfile, LoginResult
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 VERIFIER = "v" * 43
@@ -29,7 +42,7 @@ class NullSigner:
 
     token_ttl = 60
 
-    def create_token(self, subject: str, *, min_issued_at: int = 0) -> str:
+    def create_token(self, subject: str, **claims: Any) -> str:
         return f"token-for-{subject}"
 
     def validate_token(self, token: str) -> Any:
@@ -45,10 +58,10 @@ class FixedIdP:
     def __init__(self, profile: IdentityProfile) -> None:
         self.profile = profile
 
-    def authorization_url(self, **kwargs: Any) -> str:
+    def authorization_url(self, *args: Any, **kwargs: Any) -> str:
         return "https://idp.invalid/authorize"
 
-    def exchange_code(self, code: str, code_verifier: str) -> IdentityProfile:
+    def exchange_code(self, *args: Any, **kwargs: Any) -> IdentityProfile:
         return self.profile
 
 
@@ -72,15 +85,183 @@ def open_store(spec: tuple[str, ...]) -> Any:
 
 
 def race_worker(spec: tuple[str, ...], barrier: Any, tasks: Any, results: Any) -> None:
-    """A process that logs in the profile of each task as soon as every worker
-    is ready (the barrier), and reports the user id it got."""
+    """A process that runs each task as soon as every worker is ready (the
+    barrier) and reports its outcome: a profile is logged in (the user id it
+    got), a ``("revoke", user_id, now)`` signs that user out everywhere (the
+    generation it got)."""
     repo = open_store(spec)
     while True:
-        profile = tasks.get()
-        if profile is None:
+        task = tasks.get()
+        if task is None:
             return
         barrier.wait()
         try:
-            results.put(login(repo, profile).user.user_id)
+            if isinstance(task, tuple):
+                _, user_id, now = task
+                results.put(repo.revoke_tokens(user_id, now).token_generation)
+            else:
+                results.put(login(repo, task).user.user_id)
         except Exception as exc:
             results.put(f"error: {type(exc).__name__}: {exc}")
+
+
+# -- raw access: what a store holds, read and written around the adapter
+
+
+class RawAccess(Protocol):
+    """A store's records as stored (attributes the library does not know
+    included), for tests that play an operator editing the store by hand."""
+
+    def item(self, user_id: str) -> dict[str, Any] | None: ...
+
+    def put(self, item: Mapping[str, Any]) -> None: ...
+
+    def user_count(self) -> int: ...
+
+
+@attrs.frozen
+class Backend:
+    """One store under test, and raw access to what it holds."""
+
+    name: str
+    repo: Any
+    raw: RawAccess
+
+
+class MemoryRaw:
+    def __init__(self, repo: InMemoryUserRepository) -> None:
+        self._repo = repo
+
+    def item(self, user_id: str) -> dict[str, Any] | None:
+        return self._repo.raw_item(user_id)
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        self._repo.put_raw_item(item)
+
+    def user_count(self) -> int:
+        return self._repo.user_count()
+
+
+class SQLiteRaw:
+    """The SQLite file through a connection of its own: the known attributes
+    in their columns, the others in the ``extra`` JSON object."""
+
+    def __init__(self, repo: SQLiteUserRepository) -> None:
+        self._repo = repo
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self._repo.get("usr_schema_probe")  # the store creates its schema first
+        db = sqlite3.connect(self._repo.path, timeout=10, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def item(self, user_id: str) -> dict[str, Any] | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT * FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        item: dict[str, Any] = json.loads(row["extra"])
+        item.update({k: row[k] for k in row.keys() if k != "extra"})
+        item["disabled"] = bool(item["disabled"])
+        return {k: v for k, v in item.items() if v is not None}
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        with self._db() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(users)")}
+            known = {k: v for k, v in item.items() if k in columns}
+            if "disabled" in known:
+                known["disabled"] = 1 if known["disabled"] else 0
+            known["extra"] = json.dumps(
+                {k: v for k, v in item.items() if k not in columns}
+            )
+            db.execute(
+                f"INSERT OR REPLACE INTO users ({', '.join(known)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' for _ in known)})",
+                list(known.values()),
+            )
+
+    def user_count(self) -> int:
+        with self._db() as db:
+            return int(db.execute("SELECT count(*) FROM users").fetchone()[0])
+
+    def identity_count(self) -> int:
+        with self._db() as db:
+            return int(db.execute("SELECT count(*) FROM identities").fetchone()[0])
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals as the ints (or floats) they stand for."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+class DynamoDBRaw:
+    """The table through the same client, item by item (without ``pk``)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.client = client
+        self.table = table
+        self._serialize = TypeSerializer().serialize
+        self._deserialize = TypeDeserializer().deserialize
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return {k: plain(self._deserialize(v)) for k, v in item.items()}
+
+    def _put(self, pk: str, item: Mapping[str, Any]) -> None:
+        values = {**item, "pk": pk}
+        self.client.put_item(
+            TableName=self.table,
+            Item={k: self._serialize(v) for k, v in values.items()},
+        )
+
+    def item(self, user_id: str) -> dict[str, Any] | None:
+        item = self._get(user_key(user_id))
+        if item is not None:
+            del item["pk"]
+        return item
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        self._put(user_key(str(item["user_id"])), item)
+
+    def identity_item(self, identity: Identity) -> dict[str, Any] | None:
+        """The identity's item as stored, ``pk`` included."""
+        return self._get(identity_key(identity))
+
+    def put_identity_item(self, identity: Identity, item: Mapping[str, Any]) -> None:
+        self._put(identity_key(identity), item)
+
+    def user_count(self) -> int:
+        return int(DynamoDBUserRepository(self.client, self.table).user_count())
+
+
+def memory_backend(repo: InMemoryUserRepository | None = None) -> Backend:
+    repo = repo or InMemoryUserRepository()
+    return Backend("memory", repo, MemoryRaw(repo))
+
+
+def sqlite_backend(path: Path) -> Backend:
+    repo = SQLiteUserRepository(path)
+    return Backend("sqlite", repo, SQLiteRaw(repo))
+
+
+def dynamodb_backend(name: str, client: Any, table: str) -> Backend:
+    repo = DynamoDBUserRepository(client, table)
+    return Backend(name, repo, DynamoDBRaw(client, table))

@@ -1,5 +1,6 @@
-"""SQLite store specifics: connections of ended threads, and every failure
-answered as a domain error (never a raw OSError/sqlite3/Unicode error)."""
+"""The SQLite store's own rules: its schema, connections of ended threads and
+forked children, and every failure answered as a domain error (never a raw
+OSError/sqlite3/Unicode error). The contract suite covers the port."""
 
 from __future__ import annotations
 
@@ -12,24 +13,15 @@ from typing import Any
 
 import pytest
 
+from tests.factories import make_user as _user
+from tests.integration.store_helpers import SQLiteRaw
 from wikibot_auth.adapters import sqlite as sqlite_module
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.domain.errors import InternalError, StoreUnavailable, UnknownUser
 from wikibot_auth.domain.model import Identity, User
+from wikibot_auth.entrypoints.containers import create_container
 
 GOOGLE = Identity("google", "g-1")
-
-
-def _user(user_id: str = "usr_1", **changes: Any) -> User:
-    values: dict[str, Any] = {
-        "user_id": user_id,
-        "email": "ada@example.com",
-        "display_name": "Ada Lovelace",
-        "oauth_provider": "google",
-        "oauth_provider_sub": "g-1",
-    }
-    values.update(changes)
-    return User(**values)
 
 
 def _open_fds() -> int:
@@ -66,7 +58,7 @@ def test_close_retires_live_threads_connections_without_touching_them(
     opened, release = threading.Barrier(5), threading.Event()
 
     def hold() -> None:
-        repo.user_count()
+        repo.get("usr_1")
         opened.wait()
         release.wait(10)
 
@@ -81,21 +73,21 @@ def test_close_retires_live_threads_connections_without_touching_them(
     for thread in threads:
         thread.join()
     assert repo.open_connections() == 0  # closed as their threads ended
-    assert repo.user_count() == 0  # a new connection after close()
+    assert repo.get("usr_1") is None  # a new connection after close()
     repo.close()
 
 
 def test_a_retired_connection_is_replaced_at_the_next_use(tmp_path: Path) -> None:
     repo = SQLiteUserRepository(tmp_path / "users.db")
-    repo.user_count()
-    worker_count: list[int] = []
+    repo.get("usr_1")
+    worker_count: list[User | None] = []
     started, retired = threading.Event(), threading.Event()
 
     def work() -> None:
-        repo.user_count()
+        repo.get("usr_1")
         started.set()
         retired.wait(10)
-        worker_count.append(repo.user_count())  # a fresh connection, not a crash
+        worker_count.append(repo.get("usr_1"))  # a fresh connection, not a crash
 
     thread = threading.Thread(target=work)
     thread.start()
@@ -103,7 +95,7 @@ def test_a_retired_connection_is_replaced_at_the_next_use(tmp_path: Path) -> Non
     repo.close()
     retired.set()
     thread.join()
-    assert worker_count == [0]
+    assert worker_count == [None]
     repo.close()
 
 
@@ -181,8 +173,7 @@ def test_a_lone_surrogate_is_refused_and_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(InternalError) as info:
         repo.create(_user(display_name="x\ud800"), [GOOGLE])
     assert "\ud800" not in info.value.message
-    assert repo.user_count() == 0
-    assert repo.identity_count() == 0
+    assert (SQLiteRaw(repo).user_count(), SQLiteRaw(repo).identity_count()) == (0, 0)
     with pytest.raises(InternalError):
         repo.find_by_identity(Identity("google", "\udfff"))
     repo.create(_user(), [GOOGLE])
@@ -227,7 +218,7 @@ def test_a_failing_rollback_is_store_unavailable_and_drops_the_connection(
         broken.update_profile("usr_ghost", {"email": "x@example.com"})
     broken.close()
     repo = SQLiteUserRepository(tmp_path / "users.db")
-    assert (repo.user_count(), repo.identity_count()) == (0, 0)
+    assert (SQLiteRaw(repo).user_count(), SQLiteRaw(repo).identity_count()) == (0, 0)
     repo.close()
 
 
@@ -256,5 +247,51 @@ def test_a_forked_child_keeps_its_parents_connections_referenced(
     assert results.get(timeout=30) == (1, True, 1)
     process.join(timeout=30)
     assert repo.open_connections() == 1
-    assert repo.user_count() == 2
+    assert repo.find_by_identity(Identity("google", "child")).user_id == "usr_child"
+    assert SQLiteRaw(repo).user_count() == 2
     repo.close()
+
+
+# -- the schema and the file
+
+
+def test_the_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "users.db"
+    repo = SQLiteUserRepository(path)
+    assert repo.get("usr_1") is None
+    repo.close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        db.execute("PRAGMA user_version = 99")
+        db.commit()
+    finally:
+        db.close()
+    with pytest.raises(StoreUnavailable, match="schema version 99"):
+        SQLiteUserRepository(path).get("usr_1")
+
+
+def test_an_unreadable_file_is_store_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "users.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreUnavailable, match=r"users\.db"):
+        SQLiteUserRepository(path).get("usr_1")
+
+
+def test_the_container_builds_the_sqlite_store_in_the_data_dir(tmp_path: Path) -> None:
+    container = create_container(
+        {"WIKIBOT_AUTH_DATA_DIR": str(tmp_path / "data")}, idp="none"
+    )
+    repo = container.user_repository()
+    assert isinstance(repo, SQLiteUserRepository)
+    assert repo.path == tmp_path / "data" / "users.db"
+    assert repo.get("usr_1") is None
+    assert (tmp_path / "data" / "users.db").exists()
+
+
+def test_a_relative_sqlite_url_stays_relative() -> None:
+    container = create_container({"WIKIBOT_AUTH_USER_STORE": "sqlite:///rel/u.db"})
+    assert container.config.store_location() == "rel/u.db"
+    container = create_container({"WIKIBOT_AUTH_USER_STORE": "sqlite:////abs/u.db"})
+    assert container.config.store_location() == "/abs/u.db"

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import make_user as user
 from wikibot_auth.domain.errors import UnknownUser
-from wikibot_auth.domain.model import Identity, User
+from wikibot_auth.domain.model import Identity
 
 GOOGLE = Identity("google", "1")
 ALIAS = Identity.workos("user_1")
-
-
-def user(user_id: str) -> User:
-    return User(user_id, "a@b.c", "A", "google", "1")
 
 
 def test_create_with_a_taken_identity_returns_the_winner(repo):
@@ -28,7 +25,7 @@ def test_link_identity_taken_by_another_user_returns_that_user(repo):
     a, _ = repo.create(user("usr_a"), [GOOGLE])
     b, _ = repo.create(user("usr_b"), [ALIAS])
     assert repo.link_identity(b.user_id, GOOGLE) == a
-    assert repo.get(b.user_id).oauth_provider_sub == "1"
+    assert repo.get(b.user_id).oauth_provider_sub == "g-1"
 
 
 def test_tokens_valid_after_never_goes_down(repo):

@@ -1,0 +1,134 @@
+"""Fixtures for the user store tests (a plugin their modules load with
+``pytest_plugins``): every store, with raw access to what it holds."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from tests.integration.dynalite import dynalite_or_skip
+from tests.integration.store_helpers import (
+    AWS_TEST_ENV,
+    Backend,
+    RawAccess,
+    dynamodb_backend,
+    memory_backend,
+    sqlite_backend,
+)
+from wikibot_auth.adapters.dynamodb import make_dynamodb_client
+
+_tables = itertools.count()
+
+
+def new_table() -> str:
+    return f"users-{os.getpid()}-{next(_tables)}"
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def dynalite() -> Iterator[str]:
+    """A dynalite server for the session: its endpoint URL."""
+    with dynalite_or_skip() as endpoint:
+        yield endpoint
+
+
+class AtomicCalls:
+    """moto checks a condition and writes the item without a lock, so two
+    threads can both win one ``attribute_not_exists`` put (seen in the mixed
+    race). DynamoDB makes every single-item call atomic: so does this proxy,
+    by running each call under one lock; calls of different threads still
+    interleave freely between calls, which is what the races exercise."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name == "get_waiter":
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def memory_store_backend() -> Backend:
+    return memory_backend()
+
+
+@pytest.fixture
+def sqlite_store_backend(tmp_path: Path) -> Iterator[Backend]:
+    backend = sqlite_backend(tmp_path / "db" / "users.db")
+    yield backend
+    backend.repo.close()
+
+
+@pytest.fixture
+def moto_store_backend(aws_env: None) -> Iterator[Backend]:
+    with mock_aws():
+        backend = dynamodb_backend(
+            "moto", AtomicCalls(make_dynamodb_client()), new_table()
+        )
+        backend.repo.create_table()
+        yield backend
+
+
+@pytest.fixture
+def dynalite_store_backend(
+    dynalite: str, aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite)
+    backend = dynamodb_backend("dynalite", make_dynamodb_client(), new_table())
+    backend.repo.create_table()
+    return backend
+
+
+@pytest.fixture(params=["memory", "sqlite", "moto", "dynalite"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each store in turn (the contract suite runs over all of them)."""
+    chosen: Backend = request.getfixturevalue(f"{request.param}_store_backend")
+    return chosen
+
+
+@pytest.fixture
+def store(backend: Backend) -> Any:
+    return backend.repo
+
+
+@pytest.fixture
+def raw(backend: Backend) -> RawAccess:
+    return backend.raw
+
+
+@pytest.fixture(params=["moto", "dynalite"])
+def dynamo_backend(request: pytest.FixtureRequest) -> Backend:
+    chosen: Backend = request.getfixturevalue(f"{request.param}_store_backend")
+    return chosen
+
+
+@pytest.fixture(params=["sqlite", "dynalite"])
+def process_backend(request: pytest.FixtureRequest) -> tuple[tuple[str, ...], Backend]:
+    """A store several processes can open: its picklable spec and our handle."""
+    chosen: Backend = request.getfixturevalue(f"{request.param}_store_backend")
+    if request.param == "sqlite":
+        return ("sqlite", str(chosen.repo.path)), chosen
+    endpoint = request.getfixturevalue("dynalite")
+    return ("dynamodb", endpoint, chosen.repo.table), chosen

@@ -1,0 +1,170 @@
+"""The ``UserRepository`` contract under concurrency, over every store: threads
+racing on each, processes racing on the stores several processes share (SQLite
+and DynamoDB on dynalite). One identity maps to one user, whatever the race."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.conftest import workos_profile
+from tests.integration.store_helpers import Backend, login, race_worker
+from wikibot_auth.domain.model import Identity
+
+pytest_plugins = ["tests.integration.store_fixtures"]
+
+THREADS = 32
+THREAD_ROUNDS = 50
+PROCESSES = 4
+# Each process round is a few store round trips; 50 rounds x 4 processes keep
+# the process races under a few seconds per store on a shared 2-core machine.
+PROCESS_ROUNDS = 50
+
+
+# -- races: threads on every store
+
+
+def _thread_race(backend: Backend, profile_for_round: Callable[[int], Any]) -> None:
+    store = backend.repo
+    with ThreadPoolExecutor(THREADS) as pool:
+        for round_ in range(THREAD_ROUNDS):
+            profile = profile_for_round(round_)
+            barrier = threading.Barrier(THREADS)
+
+            def one(
+                profile: Any = profile, barrier: threading.Barrier = barrier
+            ) -> str:
+                barrier.wait()
+                return login(store, profile).user.user_id
+
+            ids = list(pool.map(lambda _: one(), range(THREADS)))
+            assert len(set(ids)) == 1, f"round {round_}: {len(set(ids))} users"
+            assert store.find_by_identity(profile.alias).user_id == ids[0]
+    assert backend.raw.user_count() == THREAD_ROUNDS
+
+
+@pytest.mark.slow
+def test_threads_racing_a_first_login_make_one_user(backend: Backend) -> None:
+    _thread_race(
+        backend,
+        lambda r: workos_profile(
+            workos_id=f"user_{r}", identity=Identity("google", f"g-{r}")
+        ),
+    )
+
+
+@pytest.mark.slow
+def test_threads_racing_to_link_a_raw_identity_make_one_user(
+    backend: Backend,
+) -> None:
+    store = backend.repo
+    for r in range(THREAD_ROUNDS):
+        login(store, workos_profile(workos_id=f"user_{r}", identity_lookup_failed=True))
+    _thread_race(
+        backend,
+        lambda r: workos_profile(
+            workos_id=f"user_{r}", identity=Identity("github", f"gh-{r}")
+        ),
+    )
+    for r in range(THREAD_ROUNDS):
+        user = store.find_by_identity(Identity("github", f"gh-{r}"))
+        assert user == store.find_by_identity(Identity.workos(f"user_{r}"))
+        assert user.oauth_provider == "github"
+
+
+@pytest.mark.slow
+def test_mixed_race_alias_only_and_raw_logins_make_one_user(backend: Backend) -> None:
+    """Half the logins lose the identities call (alias only), half do not."""
+    store = backend.repo
+    with ThreadPoolExecutor(THREADS) as pool:
+        for r in range(THREAD_ROUNDS // 5):
+            raw = Identity("google", f"mixed-{r}")
+            barrier = threading.Barrier(THREADS)
+
+            def one(i: int, r: int = r, raw: Identity = raw, b: Any = barrier) -> str:
+                profile = workos_profile(
+                    workos_id=f"mix_{r}",
+                    identity=raw,
+                    identity_lookup_failed=i % 2 == 0,
+                )
+                b.wait()
+                return login(store, profile).user.user_id
+
+            ids = set(pool.map(one, range(THREADS)))
+            assert len(ids) == 1
+            # The raw identity may be left for the next login to link (memory,
+            # SQLite) or already linked (DynamoDB): either way, one user.
+            later = login(store, workos_profile(workos_id=f"mix_{r}", identity=raw))
+            assert later.user.user_id in ids
+            assert store.find_by_identity(raw).user_id in ids
+            assert store.find_by_identity(Identity.workos(f"mix_{r}")).user_id in ids
+    assert backend.raw.user_count() == THREAD_ROUNDS // 5
+
+
+# -- races: processes on the stores several processes share
+
+
+def _process_race(spec: tuple[str, ...], profiles: list[Any]) -> list[set[str]]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)
+    tasks = [context.Queue() for _ in range(PROCESSES)]
+    results = context.Queue()
+    workers = [
+        context.Process(target=race_worker, args=(spec, barrier, q, results))
+        for q in tasks
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        outcomes = []
+        for profile in profiles:
+            for q in tasks:
+                q.put(profile)
+            outcomes.append({results.get(timeout=60) for _ in range(PROCESSES)})
+        return outcomes
+    finally:
+        for q in tasks:
+            q.put(None)
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():  # pragma: no cover
+                worker.kill()
+
+
+@pytest.mark.slow
+def test_processes_racing_a_first_login_make_one_user(
+    process_backend: tuple[tuple[str, ...], Backend],
+) -> None:
+    spec, backend = process_backend
+    profiles = [
+        workos_profile(workos_id=f"p_{r}", identity=Identity("google", f"pg-{r}"))
+        for r in range(PROCESS_ROUNDS)
+    ]
+    outcomes = _process_race(spec, profiles)
+    for outcome in outcomes:
+        assert len(outcome) == 1, outcome
+        assert next(iter(outcome)).startswith("usr_"), outcome
+    assert backend.raw.user_count() == PROCESS_ROUNDS
+
+
+@pytest.mark.slow
+def test_processes_racing_to_link_a_raw_identity_make_one_user(
+    process_backend: tuple[tuple[str, ...], Backend],
+) -> None:
+    spec, backend = process_backend
+    store = backend.repo
+    for r in range(PROCESS_ROUNDS):
+        login(store, workos_profile(workos_id=f"pl_{r}", identity_lookup_failed=True))
+    profiles = [
+        workos_profile(workos_id=f"pl_{r}", identity=Identity("github", f"pl-{r}"))
+        for r in range(PROCESS_ROUNDS)
+    ]
+    outcomes = _process_race(spec, profiles)
+    for r, outcome in enumerate(outcomes):
+        assert outcome == {store.find_by_identity(Identity.workos(f"pl_{r}")).user_id}
+    assert backend.raw.user_count() == PROCESS_ROUNDS
