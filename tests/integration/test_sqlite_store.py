@@ -15,7 +15,7 @@ import pytest
 
 from tests.factories import make_user as _user
 from tests.integration.store_helpers import SQLiteRaw
-from wikibot_auth.adapters import sqlite as sqlite_module
+from wikibot_auth.adapters import sqlite_connections
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.domain.errors import InternalError, StoreUnavailable, UnknownUser
 from wikibot_auth.domain.model import Identity, User
@@ -232,11 +232,11 @@ def test_a_forked_child_keeps_its_parents_connections_referenced(
     results = context.Queue()
 
     def child() -> None:
-        inherited = len(sqlite_module._INHERITED)
+        inherited = len(sqlite_connections._INHERITED)
         created = repo.create(_user("usr_child"), [Identity("google", "child")])
         results.put(
             (
-                len(sqlite_module._INHERITED) - inherited,
+                len(sqlite_connections._INHERITED) - inherited,
                 created[1],
                 repo.open_connections(),
             )
