@@ -1,4 +1,4 @@
-"""Per-thread connections to one SQLite file: opened, retired and closed safely."""
+"""Per-thread connections to one SQLite file: created private, closed safely."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ class SQLiteConnections:
     shared between threads mid-transaction), each in WAL mode with a busy
     timeout, autocommit (callers ``BEGIN`` and ``COMMIT`` themselves) and
     foreign keys on. ``on_open`` runs on each new connection (a schema check).
+    A file it creates is 0600, and so are its -wal and -shm; a directory it
+    creates is 0700 (DESIGN "Configuration", Files).
 
     A connection is closed when its thread ends (a ``weakref.finalize`` on the
     thread's holder), so short-lived threads leave no open files behind, or by
@@ -113,7 +115,11 @@ class SQLiteConnections:
             return len(self._finalizers)
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _make_directories(self.path.parent)
+        # Created private before SQLite opens it (it would make it 0644 under
+        # the usual umask); SQLite gives the -wal and -shm files its mode.
+        # An existing file keeps the mode it has.
+        os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         db = sqlite3.connect(
             self.path,
             timeout=self.busy_timeout,
@@ -148,6 +154,20 @@ class SQLiteConnections:
         self._finalizers = {}
         self._local = threading.local()
         self._pid = os.getpid()
+
+
+def _make_directories(directory: Path) -> None:
+    """Create ``directory`` and whichever of its parents are missing, each
+    0700 (``Path.mkdir(parents=True)`` gives the parents the default mode)."""
+    missing: list[Path] = []
+    while not directory.exists() and directory.parent != directory:
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # another thread or process made it meanwhile
 
 
 class _Holder:

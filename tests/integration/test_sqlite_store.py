@@ -7,7 +7,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +297,46 @@ def test_a_relative_sqlite_url_stays_relative() -> None:
     assert container.config.store_location() == "rel/u.db"
     container = create_container({"WIKIBOT_AUTH_USER_STORE": "sqlite:////abs/u.db"})
     assert container.config.store_location() == "/abs/u.db"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common umask 022, under which files default to 0644 and
+    directories to 0755."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    """DESIGN "Configuration", Files: the SQLite database and its -wal/-shm
+    are 0600 (SQLite gives the -wal and -shm the database file's mode)."""
+    path = tmp_path / "data" / "users.db"
+    repo = SQLiteUserRepository(path)
+    repo.create(_user(), [GOOGLE])  # an open connection after a write: WAL files
+    files = {p.name: _mode(p) for p in path.parent.iterdir()}
+    assert files == {"users.db": 0o600, "users.db-wal": 0o600, "users.db-shm": 0o600}
+    repo.close()
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_every_directory_the_store_creates_is_private(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    SQLiteUserRepository(tmp_path / "data" / "nested" / "users.db").get("usr_1")
+    assert _mode(tmp_path / "data") == 0o700
+    assert _mode(tmp_path / "data" / "nested") == 0o700
+    assert _mode(tmp_path) == 0o755  # not created by the store: left alone
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
+    """The store creates its file private; one an operator made is theirs."""
+    path = tmp_path / "users.db"
+    path.touch(mode=0o640)
+    SQLiteUserRepository(path).get("usr_1")
+    assert _mode(path) == 0o640
