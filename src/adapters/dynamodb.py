@@ -1,67 +1,22 @@
-"""The ``UserRepository`` port on one DynamoDB table (boto3), without transactions.
-
-Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no sort key:
-
-- ``USER#<user_id>``: the user's attributes (and any an operator added).
-- ``IDENTITY#<provider>#<subject>``: ``user_id``. The provider matches
-  ``[a-z0-9_-]{1,64}`` (no ``#``), so the key names one identity. A key that
-  would exceed 1024 UTF-8 bytes (DynamoDB refuses hash keys over 2048) is
-  ``IDENTITY-SHA256#<provider>#<hex SHA-256 of the UTF-8 subject>`` instead
-  (deterministic; the prefix cannot collide with the plain form), and that item
-  also carries ``provider`` and ``subject``. The identities written by
-  ``create`` also carry ``pending``: the user item they were created with and
-  the identities to claim for it (a recovery note, see below; it stays, since
-  it is harmless once the user item exists and removing it would cost a write).
-
-Creating a user with several identities (a raw identity and its WorkOS alias)
-without ``TransactWriteItems`` (dynalite has none):
-
-1. Claim the FIRST identity with ``attribute_not_exists(pk)``. That single
-   conditional put decides the race: whoever wins it owns the new user; a loser
-   reads the claim (consistently) and returns the winner's user, completing it
-   first if needed. Every claim carries the ``pending`` note, so any one of them
-   is enough to finish the user: that is what makes a crash after it harmless.
-2. Complete: claim every other identity of the note (``attribute_not_exists``;
-   one already ours is fine), then put ``USER#<id>`` with ``attribute_not_exists``.
-   A conditional failure on the user item means someone else completed it:
-   consistent re-read. The creator and any reader that finds a claim whose user
-   item is missing run this same idempotent completion, so a crash anywhere in
-   between is finished by the next login and nobody ever sees two users.
-3. When another identity of the note already belongs to ANOTHER user (say an
-   alias-only user created while the raw identity lookup was failing), the new
-   user is never written: the first claim is re-pointed to that user (a
-   conditional update on ``user_id`` still being ours) and linked to it, as a
-   login would have done. Identity ownership only changes while a claim is
-   pending and no user item exists for it, so every completer decides the same.
-
-Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
-changed attributes only: unknown attributes, ``tier``, ``disabled`` and
-``tokens_valid_after`` survive every login. Reads are consistent; numbers come
-back as ``int``. Library errors become ``StoreUnavailable`` naming the table,
-never credentials; a ``ValidationException`` (a request the service refuses,
-which no retry fixes) becomes ``InternalError``. boto3 is imported only when a
-client is built.
-"""
+"""The ``UserRepository`` port on one DynamoDB table (boto3), without transactions."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ..domain.errors import (
-    InternalError,
-    NotConfigured,
-    StoreUnavailable,
-    UnknownUser,
-)
+from ..domain.errors import NotConfigured, StoreUnavailable, UnknownUser
 from ..domain.model import Identity, User, link_changes, seconds_or_zero
-
-USER_PREFIX = "USER#"
-IDENTITY_PREFIX = "IDENTITY#"
-DIGEST_IDENTITY_PREFIX = "IDENTITY-SHA256#"
-MAX_PLAIN_KEY_BYTES = 1024
+from .dynamodb_table import (
+    CONDITION_FAILED,
+    DIGEST_IDENTITY_PREFIX,
+    IDENTITY_PREFIX,
+    error_code,
+    identity_key,
+    translate_error,
+    user_key,
+)
 
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
@@ -73,25 +28,6 @@ MAX_ATTEMPTS = 3
 LAMBDA_CONNECT_TIMEOUT = 1.0
 LAMBDA_READ_TIMEOUT = 1.0
 LAMBDA_MAX_ATTEMPTS = 2
-
-_CONDITION_FAILED = "ConditionalCheckFailedException"
-_THROTTLED = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "LimitExceededException",
-    }
-)
-_DENIED = frozenset(
-    {
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "MissingAuthenticationTokenException",
-        "ExpiredTokenException",
-    }
-)
 
 _REVOKE_ATTEMPTS = 3
 
@@ -130,19 +66,6 @@ def make_dynamodb_client(
         ) from exc
 
 
-def user_key(user_id: str) -> str:
-    return USER_PREFIX + user_id
-
-
-def identity_key(identity: Identity) -> str:
-    """``IDENTITY#<provider>#<subject>``, or its digest form when that is long."""
-    plain = IDENTITY_PREFIX + identity.key
-    if len(plain.encode("utf-8", "surrogatepass")) <= MAX_PLAIN_KEY_BYTES:
-        return plain
-    digest = hashlib.sha256(identity.subject.encode("utf-8", "surrogatepass"))
-    return f"{DIGEST_IDENTITY_PREFIX}{identity.provider}#{digest.hexdigest()}"
-
-
 def _identity_fields(identity: Identity) -> dict[str, str]:
     """What a digest-keyed identity item carries to name its identity."""
     if identity_key(identity).startswith(DIGEST_IDENTITY_PREFIX):
@@ -167,7 +90,50 @@ class _ConditionFailed(Exception):
 
 
 class DynamoDBUserRepository:
-    """``UserRepository`` on a DynamoDB table (see the module docstring)."""
+    """``UserRepository`` on a DynamoDB table.
+
+    Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no sort key:
+
+    - ``USER#<user_id>``: the user's attributes (and any an operator added).
+    - ``IDENTITY#<provider>#<subject>``: ``user_id``. The provider matches
+      ``[a-z0-9_-]{1,64}`` (no ``#``), so the key names one identity. A key that
+      would exceed 1024 UTF-8 bytes (DynamoDB refuses hash keys over 2048) is
+      ``IDENTITY-SHA256#<provider>#<hex SHA-256 of the UTF-8 subject>`` instead
+      (deterministic; the prefix cannot collide with the plain form), and that item
+      also carries ``provider`` and ``subject``. The identities written by
+      ``create`` also carry ``pending``: the user item they were created with and
+      the identities to claim for it (a recovery note, see below; it stays, since
+      it is harmless once the user item exists and removing it would cost a write).
+
+    Creating a user with several identities (a raw identity and its WorkOS alias)
+    without ``TransactWriteItems`` (dynalite has none):
+
+    1. Claim the FIRST identity with ``attribute_not_exists(pk)``. That single
+       conditional put decides the race: whoever wins it owns the new user; a loser
+       reads the claim (consistently) and returns the winner's user, completing it
+       first if needed. Every claim carries the ``pending`` note, so any one of them
+       is enough to finish the user: that is what makes a crash after it harmless.
+    2. Complete: claim every other identity of the note (``attribute_not_exists``;
+       one already ours is fine), then put ``USER#<id>`` with ``attribute_not_exists``.
+       A conditional failure on the user item means someone else completed it:
+       consistent re-read. The creator and any reader that finds a claim whose user
+       item is missing run this same idempotent completion, so a crash anywhere in
+       between is finished by the next login and nobody ever sees two users.
+    3. When another identity of the note already belongs to ANOTHER user (say an
+       alias-only user created while the raw identity lookup was failing), the new
+       user is never written: the first claim is re-pointed to that user (a
+       conditional update on ``user_id`` still being ours) and linked to it, as a
+       login would have done. Identity ownership only changes while a claim is
+       pending and no user item exists for it, so every completer decides the same.
+
+    Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
+    changed attributes only: unknown attributes, ``tier``, ``disabled`` and
+    ``tokens_valid_after`` survive every login. Reads are consistent; numbers come
+    back as ``int``. Library errors become ``StoreUnavailable`` naming the table,
+    never credentials; a ``ValidationException`` (a request the service refuses,
+    which no retry fixes) becomes ``InternalError``. boto3 is imported only when a
+    client is built.
+    """
 
     def __init__(self, client: Any, table: str) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -308,84 +274,6 @@ class DynamoDBUserRepository:
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         return self._update(user_id, {"disabled": bool(disabled)})
 
-    # -- operator and test helpers
-
-    def raw_item(self, user_id: str) -> dict[str, Any] | None:
-        """The stored user item as is, without ``pk`` (for operators and tests)."""
-        item = self._get(user_key(user_id))
-        if item is not None:
-            item.pop("pk", None)
-        return item
-
-    def put_raw_item(self, item: Mapping[str, Any]) -> None:
-        """Store a user item as is, as an operator editing the table would."""
-        values = dict(item)
-        values["pk"] = user_key(str(values["user_id"]))
-        self._call(
-            self._client.put_item,
-            TableName=self.table,
-            Item={k: self._serialize(v) for k, v in values.items()},
-        )
-
-    def raw_identity_item(self, identity: Identity) -> dict[str, Any] | None:
-        return self._get(identity_key(identity))
-
-    def put_raw_identity_item(
-        self, identity: Identity, item: Mapping[str, Any]
-    ) -> None:
-        values = {**item, "pk": identity_key(identity)}
-        self._call(
-            self._client.put_item,
-            TableName=self.table,
-            Item={k: self._serialize(v) for k, v in values.items()},
-        )
-
-    def user_count(self) -> int:
-        """How many ``USER#`` items the table holds (a full scan: tests only)."""
-        count = 0
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "FilterExpression": "begins_with(pk, :p)",
-            "ExpressionAttributeValues": {":p": {"S": USER_PREFIX}},
-            "Select": "COUNT",
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._call(self._client.scan, **kwargs)
-            count += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return count
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def create_table(self, wait: bool = True) -> bool:
-        """Create the table (hash key ``pk``, on-demand); False if it exists.
-        With ``wait``, return once it is ACTIVE."""
-        from botocore.exceptions import ClientError
-
-        created = True
-        try:
-            self._client.create_table(
-                TableName=self.table,
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-                raise self._translate(exc) from exc
-            created = False
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        if wait:
-            waiter = self._client.get_waiter("table_exists")
-            try:
-                waiter.wait(
-                    TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-                )
-            except Exception as exc:
-                raise self._translate(exc) from exc
-        return created
-
     # -- internals
 
     def _user_of_claim(self, key: str, claim: Mapping[str, Any]) -> User | None:
@@ -517,55 +405,9 @@ class DynamoDBUserRepository:
         try:
             return method(**kwargs)
         except self._library_errors as exc:
-            if _error_code(exc) == _CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
                 raise _ConditionFailed() from None
-            raise self._translate(exc) from exc
-
-    def _translate(self, exc: Exception) -> StoreUnavailable | InternalError:
-        from botocore.exceptions import (
-            BotoCoreError,
-            ConnectionError,
-            NoCredentialsError,
-            ParamValidationError,
-            WaiterError,
-        )
-
-        table = self.table
-        code = _error_code(exc)
-        if code == "ValidationException" or isinstance(exc, ParamValidationError):
-            # The request itself is refused: retrying cannot help, and the store
-            # is not down. The service's message (it may quote values) stays out.
-            return InternalError(
-                f"DynamoDB table {table!r} refused a request as invalid "
-                f"({code or type(exc).__name__})"
-            )
-        if code == "ResourceNotFoundException":
-            return StoreUnavailable(
-                f"DynamoDB table {table!r} does not exist; create it with "
-                f"`wikibot-auth dynamodb create-table --table {table}`"
-            )
-        if code in _THROTTLED:
-            return StoreUnavailable(
-                f"DynamoDB table {table!r} is throttling requests ({code})",
-                retry_after=1,
-            )
-        if code in _DENIED:
-            return StoreUnavailable(
-                f"DynamoDB access to table {table!r} denied ({code})"
-            )
-        if code is not None:
-            return StoreUnavailable(f"DynamoDB table {table!r} answered {code}")
-        if isinstance(exc, NoCredentialsError):
-            return StoreUnavailable(f"DynamoDB table {table!r}: no AWS credentials")
-        if isinstance(exc, WaiterError):
-            return StoreUnavailable(f"DynamoDB table {table!r} did not become ACTIVE")
-        if isinstance(exc, ConnectionError):
-            return StoreUnavailable(
-                f"DynamoDB table {table!r} unreachable ({type(exc).__name__})"
-            )
-        if isinstance(exc, BotoCoreError):
-            return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
-        return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
+            raise translate_error(exc, self.table) from exc
 
 
 def _identity_of(key: str, claim: Mapping[str, Any]) -> Identity:
@@ -573,11 +415,3 @@ def _identity_of(key: str, claim: Mapping[str, Any]) -> Identity:
         return Identity(str(claim["provider"]), str(claim["subject"]))
     provider, _, subject = key.removeprefix(IDENTITY_PREFIX).partition("#")
     return Identity(provider, subject)
-
-
-def _error_code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, Mapping):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return str(code) if code else None

@@ -290,8 +290,10 @@ def _dynamodb_create_table(args: argparse.Namespace, out: TextIO) -> int:
                 "pass --table NAME or set WIKIBOT_AUTH_USER_STORE=dynamodb://NAME"
             )
         table = configured.config.store_location()
+    from ..adapters.dynamodb_table import DynamoDBTable
+
     container = create_container(user_store=f"dynamodb://{table}")
-    created = container.dynamodb_user_repository().create_table(wait=True)
+    created = DynamoDBTable(container.dynamodb_client(), table).create(wait=True)
     print(f"{'created' if created else 'exists'}: {table} (ACTIVE)", file=out)
     return EXIT_OK
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +18,11 @@ from tests.integration.store_helpers import (
     RawAccess,
     dynamodb_backend,
     memory_backend,
+    new_table,
     sqlite_backend,
 )
 from wikibot_auth.adapters.dynamodb import make_dynamodb_client
-
-_tables = itertools.count()
-
-
-def new_table() -> str:
-    return f"users-{os.getpid()}-{next(_tables)}"
+from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
 
 
 @pytest.fixture
@@ -84,11 +78,9 @@ def sqlite_store_backend(tmp_path: Path) -> Iterator[Backend]:
 @pytest.fixture
 def moto_store_backend(aws_env: None) -> Iterator[Backend]:
     with mock_aws():
-        backend = dynamodb_backend(
-            "moto", AtomicCalls(make_dynamodb_client()), new_table()
-        )
-        backend.repo.create_table()
-        yield backend
+        client, table = AtomicCalls(make_dynamodb_client()), new_table()
+        DynamoDBTable(client, table).create()
+        yield dynamodb_backend("moto", client, table)
 
 
 @pytest.fixture
@@ -96,9 +88,9 @@ def dynalite_store_backend(
     dynalite: str, aws_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> Backend:
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite)
-    backend = dynamodb_backend("dynalite", make_dynamodb_client(), new_table())
-    backend.repo.create_table()
-    return backend
+    client, table = make_dynamodb_client(), new_table()
+    DynamoDBTable(client, table).create()
+    return dynamodb_backend("dynalite", client, table)
 
 
 @pytest.fixture(params=["memory", "sqlite", "moto", "dynalite"])

@@ -5,6 +5,7 @@ what each store holds (as an operator editing it by hand would see it)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -22,6 +23,7 @@ from wikibot_auth.adapters.dynamodb import (
     make_dynamodb_client,
     user_key,
 )
+from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
 from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.domain.model import Identity, IdentityProfile, LoginResult
@@ -35,6 +37,14 @@ AWS_TEST_ENV = {
     "AWS_SESSION_TOKEN": "testing-session",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+_tables = itertools.count()
+
+
+def new_table() -> str:
+    """A table name no other test of this run uses."""
+    return f"users-{os.getpid()}-{next(_tables)}"
 
 
 class NullSigner:
@@ -249,7 +259,7 @@ class DynamoDBRaw:
         self._put(identity_key(identity), item)
 
     def user_count(self) -> int:
-        return int(DynamoDBUserRepository(self.client, self.table).user_count())
+        return DynamoDBTable(self.client, self.table).user_count()
 
 
 def memory_backend(repo: InMemoryUserRepository | None = None) -> Backend:

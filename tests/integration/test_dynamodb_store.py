@@ -22,13 +22,13 @@ from moto import mock_aws
 from tests.conftest import workos_profile
 from tests.factories import make_user
 from tests.integration.dynalite import dynalite_or_skip, free_port
-from tests.integration.store_fixtures import new_table
-from tests.integration.store_helpers import Backend, login
+from tests.integration.store_helpers import Backend, login, new_table
 from wikibot_auth.adapters.dynamodb import (
     DynamoDBUserRepository,
     identity_key,
     make_dynamodb_client,
 )
+from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
 from wikibot_auth.domain.errors import InternalError, NotConfigured, StoreUnavailable
 from wikibot_auth.domain.model import Identity
 from wikibot_auth.entrypoints.cli import main
@@ -414,7 +414,31 @@ def test_a_dynamodb_store_without_a_region_is_not_configured(
         container.user_repository()
 
 
-# -- the container and the CLI's table tools
+# -- the table tools, the container and the CLI
+
+
+def test_the_table_tool_creates_once_and_counts_users_not_identities(
+    dynamo_backend: Backend,
+) -> None:
+    table = DynamoDBTable(dynamo_backend.raw.client, dynamo_backend.repo.table)
+    assert table.create() is False  # the fixture created it
+    assert table.user_count() == 0
+    login(dynamo_backend.repo, workos_profile())  # a user and two identities
+    assert table.user_count() == 1
+
+
+def test_the_table_tool_needs_a_name() -> None:
+    with pytest.raises(ValueError, match="table name"):
+        DynamoDBTable(object(), "")
+
+
+def test_the_table_tool_against_a_closed_port_is_store_unavailable(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
+    table = DynamoDBTable(make_dynamodb_client(), "users")
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        table.user_count()
 
 
 def test_the_container_builds_the_dynamodb_store_from_the_url(aws_env: None) -> None:
