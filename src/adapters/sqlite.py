@@ -13,47 +13,71 @@ from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
 from ..domain.model import Identity, User, link_changes, seconds_or_zero
 from .sqlite_connections import SQLiteConnections, retry_busy
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
 
-# The columns of schema version 1 (one per attribute ``User`` knows).
-_COLUMNS = (
-    "user_id",
-    "email",
-    "display_name",
-    "oauth_provider",
-    "oauth_provider_sub",
-    "workos_user_id",
-    "tier",
-    "disabled",
-    "created_at",
-    "updated_at",
-    "tokens_valid_after",
-)
+# The columns of ``users`` by schema version, besides ``extra``: one per
+# attribute ``User`` knows, in its field order (a test holds the latest to
+# ``attrs.fields(User)``, so a new attribute cannot go without a new version).
+COLUMNS: dict[int, tuple[str, ...]] = {
+    1: (
+        "user_id",
+        "email",
+        "display_name",
+        "oauth_provider",
+        "oauth_provider_sub",
+        "workos_user_id",
+        "tier",
+        "disabled",
+        "created_at",
+        "updated_at",
+        "tokens_valid_after",
+    ),
+    2: (
+        "user_id",
+        "email",
+        "display_name",
+        "oauth_provider",
+        "oauth_provider_sub",
+        "workos_user_id",
+        "tier",
+        "disabled",
+        "created_at",
+        "updated_at",
+        "token_generation",
+        "tokens_valid_after",
+    ),
+}
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY NOT NULL,
-    email TEXT NOT NULL DEFAULT '',
-    display_name TEXT NOT NULL DEFAULT '',
-    oauth_provider TEXT NOT NULL DEFAULT '',
-    oauth_provider_sub TEXT NOT NULL DEFAULT '',
-    workos_user_id TEXT,
-    tier TEXT,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL DEFAULT 0,
-    updated_at INTEGER NOT NULL DEFAULT 0,
-    tokens_valid_after INTEGER NOT NULL DEFAULT 0,
-    extra TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS identities (
-    provider TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    user_id TEXT NOT NULL REFERENCES users (user_id),
-    PRIMARY KEY (provider, subject)
-);
-CREATE INDEX IF NOT EXISTS identities_by_user ON identities (user_id);
-"""
+# What brings a file of the version before to each version.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS users (
+            user_id TEXT PRIMARY KEY NOT NULL,
+            email TEXT NOT NULL DEFAULT '',
+            display_name TEXT NOT NULL DEFAULT '',
+            oauth_provider TEXT NOT NULL DEFAULT '',
+            oauth_provider_sub TEXT NOT NULL DEFAULT '',
+            workos_user_id TEXT,
+            tier TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL DEFAULT 0,
+            updated_at INTEGER NOT NULL DEFAULT 0,
+            tokens_valid_after INTEGER NOT NULL DEFAULT 0,
+            extra TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE IF NOT EXISTS identities (
+            provider TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            user_id TEXT NOT NULL REFERENCES users (user_id),
+            PRIMARY KEY (provider, subject)
+        )""",
+        "CREATE INDEX IF NOT EXISTS identities_by_user ON identities (user_id)",
+    ),
+    # The revocation counter (DESIGN "Users and identities").
+    2: ("ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",),
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
+_COLUMNS = COLUMNS[SCHEMA_VERSION]
 
 
 class SQLiteUserRepository:
@@ -194,26 +218,27 @@ class SQLiteUserRepository:
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version == SCHEMA_VERSION:
-            return
+        if version < SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # Read again under the write lock: another process may have
+                # migrated meanwhile, and then nothing is left to do.
+                (version,) = db.execute("PRAGMA user_version").fetchone()
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step]:
+                        db.execute(statement)
+                if version < SCHEMA_VERSION:
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")  # on failure the new connection is closed
+                raise
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"SQLite store {self.path} has schema version {version}; this "
                 f"wikibot-auth knows up to {SCHEMA_VERSION}"
             )
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            (version,) = db.execute("PRAGMA user_version").fetchone()
-            if version < 1:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")  # on failure the new connection is closed
-            raise
 
     def _open(self) -> sqlite3.Connection:
         try:

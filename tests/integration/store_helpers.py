@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -113,6 +114,37 @@ def race_worker(spec: tuple[str, ...], barrier: Any, tasks: Any, results: Any) -
                 results.put(login(repo, task).user.user_id)
         except Exception as exc:
             results.put(f"error: {type(exc).__name__}: {exc}")
+
+
+def process_race(
+    spec: tuple[str, ...], rounds: list[Any], processes: int
+) -> list[list[Any]]:
+    """Run each round's task in ``processes`` worker processes at once (see
+    ``race_worker``); the outcomes of each round, in no particular order."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    tasks = [context.Queue() for _ in range(processes)]
+    results = context.Queue()
+    workers = [
+        context.Process(target=race_worker, args=(spec, barrier, q, results))
+        for q in tasks
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        outcomes = []
+        for task in rounds:
+            for q in tasks:
+                q.put(task)
+            outcomes.append([results.get(timeout=60) for _ in range(processes)])
+        return outcomes
+    finally:
+        for q in tasks:
+            q.put(None)
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():  # pragma: no cover
+                worker.kill()
 
 
 # -- raw access: what a store holds, read and written around the adapter

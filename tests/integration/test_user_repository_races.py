@@ -4,7 +4,6 @@ and DynamoDB on dynalite). One identity maps to one user, whatever the race."""
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import workos_profile
-from tests.integration.store_helpers import Backend, login, race_worker
+from tests.integration.store_helpers import Backend, login, process_race
 from wikibot_auth.domain.model import Identity
 
 pytest_plugins = ["tests.integration.store_fixtures"]
@@ -109,33 +108,6 @@ def test_mixed_race_alias_only_and_raw_logins_make_one_user(backend: Backend) ->
 # -- races: processes on the stores several processes share
 
 
-def _process_race(spec: tuple[str, ...], profiles: list[Any]) -> list[set[str]]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES)
-    tasks = [context.Queue() for _ in range(PROCESSES)]
-    results = context.Queue()
-    workers = [
-        context.Process(target=race_worker, args=(spec, barrier, q, results))
-        for q in tasks
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        outcomes = []
-        for profile in profiles:
-            for q in tasks:
-                q.put(profile)
-            outcomes.append({results.get(timeout=60) for _ in range(PROCESSES)})
-        return outcomes
-    finally:
-        for q in tasks:
-            q.put(None)
-        for worker in workers:
-            worker.join(timeout=30)
-            if worker.is_alive():  # pragma: no cover
-                worker.kill()
-
-
 @pytest.mark.slow
 def test_processes_racing_a_first_login_make_one_user(
     process_backend: tuple[tuple[str, ...], Backend],
@@ -145,7 +117,7 @@ def test_processes_racing_a_first_login_make_one_user(
         workos_profile(workos_id=f"p_{r}", identity=Identity("google", f"pg-{r}"))
         for r in range(PROCESS_ROUNDS)
     ]
-    outcomes = _process_race(spec, profiles)
+    outcomes = [set(o) for o in process_race(spec, profiles, PROCESSES)]
     for outcome in outcomes:
         assert len(outcome) == 1, outcome
         assert next(iter(outcome)).startswith("usr_"), outcome
@@ -164,7 +136,7 @@ def test_processes_racing_to_link_a_raw_identity_make_one_user(
         workos_profile(workos_id=f"pl_{r}", identity=Identity("github", f"pl-{r}"))
         for r in range(PROCESS_ROUNDS)
     ]
-    outcomes = _process_race(spec, profiles)
+    outcomes = [set(o) for o in process_race(spec, profiles, PROCESSES)]
     for r, outcome in enumerate(outcomes):
         assert outcome == {store.find_by_identity(Identity.workos(f"pl_{r}")).user_id}
     assert backend.raw.user_count() == PROCESS_ROUNDS
