@@ -1,9 +1,10 @@
-"""The DynamoDB users table itself: its keys, its errors, and the operator's tools."""
+"""The DynamoDB users table itself: its keys and values, its errors, its tools."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from ..domain.errors import InternalError, StoreUnavailable
@@ -48,6 +49,36 @@ def identity_key(identity: Identity) -> str:
         return plain
     digest = hashlib.sha256(identity.subject.encode("utf-8", "surrogatepass"))
     return f"{DIGEST_IDENTITY_PREFIX}{identity.provider}#{digest.hexdigest()}"
+
+
+def identity_fields(identity: Identity) -> dict[str, str]:
+    """What a digest-keyed identity item carries to name its identity (a plain
+    key names it already)."""
+    if identity_key(identity).startswith(DIGEST_IDENTITY_PREFIX):
+        return {"provider": identity.provider, "subject": identity.subject}
+    return {}
+
+
+def identity_of(key: str, item: Mapping[str, Any]) -> Identity:
+    """The identity an identity item under ``key`` stands for."""
+    if key.startswith(DIGEST_IDENTITY_PREFIX):
+        return Identity(str(item["provider"]), str(item["subject"]))
+    provider, _, subject = key.removeprefix(IDENTITY_PREFIX).partition("#")
+    return Identity(provider, subject)
+
+
+def plain(value: Any) -> Any:
+    """A deserialized value with DynamoDB's Decimals as the ints (or floats)
+    they stand for, throughout."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, set):
+        return {plain(v) for v in value}
+    return value
 
 
 def error_code(exc: Exception) -> str | None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
-from ..domain.model import Identity, User, link_changes, seconds_or_zero
+from ..domain.model import Identity, User, link_changes
+from ..domain.ports import Clock
 from .sqlite_connections import SQLiteConnections, retry_busy
 
 BUSY_TIMEOUT_S = 10.0
@@ -100,14 +103,23 @@ class SQLiteUserRepository:
     SQLite itself, and a check-then-insert inside one transaction cannot
     interleave. The UNIQUE constraints remain as a backstop. Unlike DynamoDB,
     creating a user and its identities is one transaction, so there is no
-    crash window to recover.
+    crash window to recover. A sign-out is ``SET token_generation =
+    token_generation + 1`` in that transaction; every write sets
+    ``updated_at`` from ``clock`` (default: the system time), in whole seconds.
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        clock: Clock | None = None,
+    ) -> None:
         if not str(path):
             raise ValueError("an SQLite file path is required")
         self.path = Path(path)
         self._busy_timeout = busy_timeout
+        self._time: Callable[[], float] = time.time if clock is None else clock.now
         self._schema_ready = False
         self._connections = SQLiteConnections(
             self.path, busy_timeout=busy_timeout, on_open=self._on_open
@@ -119,9 +131,6 @@ class SQLiteUserRepository:
         with self._reading() as db:
             row = _user_row(db, user_id)
         return None if row is None else User.from_item(_item(row))
-
-    def get_cached(self, user_id: str) -> User | None:
-        return None
 
     def find_by_identity(self, identity: Identity) -> User | None:
         with self._reading() as db:
@@ -154,8 +163,7 @@ class SQLiteUserRepository:
         self, user_id: str, identity: Identity, *, primary: bool = True
     ) -> User:
         with self._writing() as db:
-            if _user_row(db, user_id) is None:
-                raise UnknownUser()
+            _read(db, user_id)
             owner = _owner(db, identity)
             if owner is not None and owner != user_id:
                 winner = _user_row(db, owner)
@@ -167,32 +175,32 @@ class SQLiteUserRepository:
                     "VALUES (?, ?, ?)",
                     (identity.provider, identity.subject, user_id),
                 )
-            return _update(db, user_id, link_changes(identity, primary=primary))
+            return self._update(db, user_id, link_changes(identity, primary=primary))
 
     def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
         unknown = set(changes) - {"email", "display_name"}
         if unknown:
             raise ValueError(f"not profile attributes: {sorted(unknown)}")
         with self._writing() as db:
-            return _update(db, user_id, dict(changes))
+            if not changes:
+                return _read(db, user_id)
+            return self._update(db, user_id, changes)
 
-    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
+    def revoke_tokens(self, user_id: str, now: int) -> User:
         with self._writing() as db:
-            row = db.execute(
-                "SELECT tokens_valid_after FROM users WHERE user_id = ?", (user_id,)
-            ).fetchone()
-            if row is None:
-                raise UnknownUser()
-            # A value that is not a number (an operator's edit) is replaced:
-            # comparing it in SQL would never let the sign-out happen.
-            stored = seconds_or_zero(row[0])
-            if stored < int(value):
-                return _update(db, user_id, {"tokens_valid_after": int(value)})
-            return _update(db, user_id, {})
+            # Refuse an unreadable record before writing: SQL would count a
+            # token_generation that is not a number as 0.
+            _read(db, user_id)
+            db.execute(
+                "UPDATE users SET token_generation = token_generation + 1, "
+                "tokens_valid_after = ?, updated_at = ? WHERE user_id = ?",
+                (math.floor(now), self._now(), user_id),
+            )
+            return _read(db, user_id)
 
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         with self._writing() as db:
-            return _update(db, user_id, {"disabled": 1 if disabled else 0})
+            return self._update(db, user_id, {"disabled": 1 if disabled else 0})
 
     # -- the connections
 
@@ -210,6 +218,27 @@ class SQLiteUserRepository:
 
     def _connection(self) -> sqlite3.Connection:
         return self._connections.get()
+
+    def _now(self) -> int:
+        return math.floor(self._time())
+
+    def _update(
+        self, db: sqlite3.Connection, user_id: str, changes: Mapping[str, Any]
+    ) -> User:
+        """Set ``changes`` and ``updated_at`` (a rollback undoes a record that
+        does not read back)."""
+        changes = {**changes, "updated_at": self._now()}
+        bad = set(changes) - set(_COLUMNS)
+        if bad:  # pragma: no cover - callers pass fixed names
+            raise ValueError(f"unknown columns {sorted(bad)}")
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        updated = db.execute(
+            f"UPDATE users SET {assignments} WHERE user_id = ?",  # noqa: S608
+            [*changes.values(), user_id],
+        )
+        if updated.rowcount == 0:
+            raise UnknownUser()
+        return _read(db, user_id)
 
     def _on_open(self, db: sqlite3.Connection) -> None:
         if not self._schema_ready:
@@ -336,16 +365,7 @@ def _insert_user(db: sqlite3.Connection, item: Mapping[str, Any]) -> None:
     )
 
 
-def _update(db: sqlite3.Connection, user_id: str, changes: Mapping[str, Any]) -> User:
-    if changes:
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        bad = set(changes) - set(_COLUMNS)
-        if bad:  # pragma: no cover - callers pass fixed names
-            raise ValueError(f"unknown columns {sorted(bad)}")
-        db.execute(
-            f"UPDATE users SET {assignments} WHERE user_id = ?",  # noqa: S608
-            [*changes.values(), user_id],
-        )
+def _read(db: sqlite3.Connection, user_id: str) -> User:
     row = _user_row(db, user_id)
     if row is None:
         raise UnknownUser()

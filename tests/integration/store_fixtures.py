@@ -14,6 +14,7 @@ from moto import mock_aws
 from tests.integration.dynalite import dynalite_or_skip
 from tests.integration.store_helpers import (
     AWS_TEST_ENV,
+    STORE_NOW,
     Backend,
     RawAccess,
     dynamodb_backend,
@@ -23,6 +24,7 @@ from tests.integration.store_helpers import (
 )
 from wikibot_auth.adapters.dynamodb import make_dynamodb_client
 from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
+from wikibot_auth.adapters.memory import FixedClock
 
 
 @pytest.fixture
@@ -64,33 +66,43 @@ class AtomicCalls:
 
 
 @pytest.fixture
-def memory_store_backend() -> Backend:
-    return memory_backend()
+def store_clock() -> FixedClock:
+    """The clock of the stores under test: their writes set ``updated_at``
+    from it (STORE_NOW unless a test moves it)."""
+    return FixedClock(STORE_NOW)
 
 
 @pytest.fixture
-def sqlite_store_backend(tmp_path: Path) -> Iterator[Backend]:
-    backend = sqlite_backend(tmp_path / "db" / "users.db")
+def memory_store_backend(store_clock: FixedClock) -> Backend:
+    return memory_backend(store_clock)
+
+
+@pytest.fixture
+def sqlite_store_backend(tmp_path: Path, store_clock: FixedClock) -> Iterator[Backend]:
+    backend = sqlite_backend(tmp_path / "db" / "users.db", store_clock)
     yield backend
     backend.repo.close()
 
 
 @pytest.fixture
-def moto_store_backend(aws_env: None) -> Iterator[Backend]:
+def moto_store_backend(aws_env: None, store_clock: FixedClock) -> Iterator[Backend]:
     with mock_aws():
         client, table = AtomicCalls(make_dynamodb_client()), new_table()
         DynamoDBTable(client, table).create()
-        yield dynamodb_backend("moto", client, table)
+        yield dynamodb_backend("moto", client, table, store_clock)
 
 
 @pytest.fixture
 def dynalite_store_backend(
-    dynalite: str, aws_env: None, monkeypatch: pytest.MonkeyPatch
+    dynalite: str,
+    aws_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    store_clock: FixedClock,
 ) -> Backend:
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite)
     client, table = make_dynamodb_client(), new_table()
     DynamoDBTable(client, table).create()
-    return dynamodb_backend("dynalite", client, table)
+    return dynamodb_backend("dynalite", client, table, store_clock)
 
 
 @pytest.fixture(params=["memory", "sqlite", "moto", "dynalite"])

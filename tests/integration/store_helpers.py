@@ -24,13 +24,16 @@ from wikibot_auth.adapters.dynamodb import (
     make_dynamodb_client,
     user_key,
 )
-from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
+from wikibot_auth.adapters.dynamodb_table import DynamoDBTable, plain
 from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.domain.model import Identity, IdentityProfile, LoginResult
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 VERIFIER = "v" * 43
+# The time of the stores under test (store_fixtures' ``store_clock``): apart
+# from the logins' 1_700_000_000, so that a test sees which clock wrote what.
+STORE_NOW = 1_750_000_000
 
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -163,11 +166,13 @@ class RawAccess(Protocol):
 
 @attrs.frozen
 class Backend:
-    """One store under test, and raw access to what it holds."""
+    """One store under test, raw access to what it holds, and the clock its
+    writes read ``updated_at`` from."""
 
     name: str
     repo: Any
     raw: RawAccess
+    clock: FixedClock
 
 
 class MemoryRaw:
@@ -237,17 +242,6 @@ class SQLiteRaw:
             return int(db.execute("SELECT count(*) FROM identities").fetchone()[0])
 
 
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals as the ints (or floats) they stand for."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
 class DynamoDBRaw:
     """The table through the same client, item by item (without ``pk``)."""
 
@@ -268,7 +262,11 @@ class DynamoDBRaw:
         return {k: plain(self._deserialize(v)) for k, v in item.items()}
 
     def _put(self, pk: str, item: Mapping[str, Any]) -> None:
-        values = {**item, "pk": pk}
+        # boto3 takes no floats: a number that is not whole goes as a Decimal.
+        values = {
+            k: Decimal(str(v)) if isinstance(v, float) else v for k, v in item.items()
+        }
+        values["pk"] = pk
         self.client.put_item(
             TableName=self.table,
             Item={k: self._serialize(v) for k, v in values.items()},
@@ -294,16 +292,16 @@ class DynamoDBRaw:
         return DynamoDBTable(self.client, self.table).user_count()
 
 
-def memory_backend(repo: InMemoryUserRepository | None = None) -> Backend:
-    repo = repo or InMemoryUserRepository()
-    return Backend("memory", repo, MemoryRaw(repo))
+def memory_backend(clock: FixedClock) -> Backend:
+    repo = InMemoryUserRepository(clock=clock)
+    return Backend("memory", repo, MemoryRaw(repo), clock)
 
 
-def sqlite_backend(path: Path) -> Backend:
-    repo = SQLiteUserRepository(path)
-    return Backend("sqlite", repo, SQLiteRaw(repo))
+def sqlite_backend(path: Path, clock: FixedClock) -> Backend:
+    repo = SQLiteUserRepository(path, clock=clock)
+    return Backend("sqlite", repo, SQLiteRaw(repo), clock)
 
 
-def dynamodb_backend(name: str, client: Any, table: str) -> Backend:
-    repo = DynamoDBUserRepository(client, table)
-    return Backend(name, repo, DynamoDBRaw(client, table))
+def dynamodb_backend(name: str, client: Any, table: str, clock: FixedClock) -> Backend:
+    repo = DynamoDBUserRepository(client, table, clock=clock)
+    return Backend(name, repo, DynamoDBRaw(client, table), clock)

@@ -6,15 +6,16 @@ store's own rules live in its own test file; the races in
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.conftest import workos_profile
 from tests.factories import make_user as _user
-from tests.integration.store_helpers import RawAccess, login
-from wikibot_auth.domain.errors import UnknownUser, UserDisabled
+from tests.integration.store_helpers import STORE_NOW, RawAccess, login
+from wikibot_auth.adapters.memory import FixedClock
+from wikibot_auth.domain.errors import InternalError, UnknownUser, UserDisabled
 from wikibot_auth.domain.model import Identity
 
 pytest_plugins = ["tests.integration.store_fixtures"]
@@ -76,7 +77,7 @@ def test_linking_the_alias_as_secondary_keeps_the_provider(store: Any) -> None:
     assert store.find_by_identity(alias) == linked == store.get("usr_1")
 
 
-def test_linking_a_secondary_non_workos_identity_changes_no_attribute(
+def test_linking_a_secondary_non_workos_identity_changes_only_updated_at(
     store: Any,
 ) -> None:
     google = Identity("google", "g-1")
@@ -84,8 +85,8 @@ def test_linking_a_secondary_non_workos_identity_changes_no_attribute(
         _user(oauth_provider="google", oauth_provider_sub="g-1"), [google]
     )
     linked = store.link_identity("usr_1", Identity("github", "7"), primary=False)
-    assert linked == created
-    assert store.find_by_identity(Identity("github", "7")) == created
+    assert linked == attrs.evolve(created, updated_at=STORE_NOW)
+    assert store.find_by_identity(Identity("github", "7")) == linked
 
 
 def test_link_identity_taken_by_another_user_returns_that_user(store: Any) -> None:
@@ -100,7 +101,8 @@ def test_link_identity_taken_by_another_user_returns_that_user(store: Any) -> No
 def test_update_profile_sets_only_the_changes(store: Any) -> None:
     store.create(_user(), [Identity("google", "g-1")])
     updated = store.update_profile("usr_1", {"display_name": "Ada King"})
-    assert updated == _user(display_name="Ada King") == store.get("usr_1")
+    expected = _user(display_name="Ada King", updated_at=STORE_NOW)
+    assert updated == expected == store.get("usr_1")
     updated = store.update_profile("usr_1", {"email": "ada@king.example"})
     assert updated.email == "ada@king.example"
     assert updated.display_name == "Ada King"
@@ -108,40 +110,104 @@ def test_update_profile_sets_only_the_changes(store: Any) -> None:
         store.update_profile("usr_1", {"tier": "pro"})
 
 
-def test_tokens_valid_after_never_goes_down(store: Any) -> None:
-    store.create(_user(), [Identity("google", "g-1")])
-    assert store.set_tokens_valid_after("usr_1", 1_700_000_100).tokens_valid_after == (
-        1_700_000_100
-    )
-    assert store.set_tokens_valid_after("usr_1", 1_700_000_050).tokens_valid_after == (
-        1_700_000_100
-    )
-    assert store.get("usr_1").tokens_valid_after == 1_700_000_100
-    assert store.set_tokens_valid_after("usr_1", 1_700_000_200).tokens_valid_after == (
-        1_700_000_200
-    )
-
-
-@pytest.mark.parametrize(
-    ("stored", "expected"),
-    [
-        ("not-a-number", 1_800_000_000),
-        ("", 1_800_000_000),
-        ("1900000000", 1_900_000_000),  # read as a number: never lowered
-        ("1700000000", 1_800_000_000),
-    ],
-)
-def test_sign_out_overwrites_a_tokens_valid_after_stored_as_a_string(
-    store: Any, raw: RawAccess, stored: str, expected: int
+def test_update_profile_without_changes_writes_nothing(
+    store: Any, store_clock: FixedClock
 ) -> None:
-    """A console edit or a migration may leave a string: a sign-out must still
-    take effect (DynamoDB's ``<`` never holds between a string and a number)."""
-    raw.put({**_user().to_item(), "tokens_valid_after": stored})
-    assert store.set_tokens_valid_after("usr_1", 1_800_000_000).tokens_valid_after == (
-        expected
+    created, _ = store.create(_user(), [Identity("google", "g-1")])
+    store_clock.advance(60)
+    assert store.update_profile("usr_1", {}) == created == store.get("usr_1")
+    with pytest.raises(UnknownUser):
+        store.update_profile("usr_ghost", {})
+
+
+# -- sign-out everywhere: the revocation counter
+
+
+def test_revoke_tokens_adds_one_and_returns_the_new_record(store: Any) -> None:
+    created, _ = store.create(_user(), [Identity("google", "g-1")])
+    assert created.token_generation == 0
+    first = store.revoke_tokens("usr_1", 1_800_000_000)
+    assert first == attrs.evolve(
+        created,
+        token_generation=1,
+        tokens_valid_after=1_800_000_000,
+        updated_at=STORE_NOW,
     )
-    assert store.get("usr_1").tokens_valid_after == expected
-    assert raw.item("usr_1")["tokens_valid_after"] == expected
+    assert store.get("usr_1") == first
+    second = store.revoke_tokens("usr_1", 1_800_000_000)  # the same second
+    assert second.token_generation == 2
+    assert store.get("usr_1") == second
+
+
+def test_revoke_tokens_counts_from_0_for_a_record_without_the_counter(
+    store: Any, raw: RawAccess
+) -> None:
+    """Records written before the counter have no ``token_generation``."""
+    item = _user().to_item()
+    del item["token_generation"]
+    raw.put(item)
+    assert store.get("usr_1").token_generation == 0
+    assert store.revoke_tokens("usr_1", 1_800_000_000).token_generation == 1
+    assert raw.item("usr_1")["token_generation"] == 1
+
+
+@pytest.mark.parametrize("stored", ["not-a-number", "", "1.5e9x"])
+def test_a_tokens_valid_after_that_is_not_a_number_is_read_as_0_and_overwritten(
+    store: Any, raw: RawAccess, stored: str
+) -> None:
+    """A console edit gone wrong: the record stays usable, and a sign-out
+    writes the number back."""
+    raw.put({**_user().to_item(), "tokens_valid_after": stored})
+    assert store.get("usr_1").tokens_valid_after == 0
+    revoked = store.revoke_tokens("usr_1", 1_800_000_000)
+    assert (revoked.token_generation, revoked.tokens_valid_after) == (1, 1_800_000_000)
+    assert raw.item("usr_1")["tokens_valid_after"] == 1_800_000_000
+
+
+@pytest.mark.parametrize("stored", ["three", "", 1.5, -1, 2**53])
+def test_a_token_generation_that_is_not_a_whole_number_in_range_is_refused(
+    store: Any, raw: RawAccess, stored: Any
+) -> None:
+    """A hand edit gone wrong: guessing could revive revoked tokens, so the
+    record is refused (internal_error), as an unreadable timestamp is."""
+    raw.put({**_user().to_item(), "token_generation": stored})
+    with pytest.raises(InternalError):
+        store.get("usr_1")
+
+
+@pytest.mark.parametrize("stored", ["three", -1, 2**53 - 1])
+def test_a_sign_out_that_cannot_count_is_refused_and_writes_nothing(
+    store: Any, raw: RawAccess, stored: Any
+) -> None:
+    """An unreadable counter, or one whose successor would be out of range."""
+    raw.put({**_user().to_item(), "token_generation": stored})
+    before = raw.item("usr_1")
+    with pytest.raises(InternalError):
+        store.revoke_tokens("usr_1", 1_800_000_000)
+    assert raw.item("usr_1") == before
+
+
+WRITES: dict[str, Callable[[Any], Any]] = {
+    "link_identity": lambda s: s.link_identity("usr_1", Identity("github", "7")),
+    "link_identity_secondary": lambda s: s.link_identity(
+        "usr_1", Identity("github", "7"), primary=False
+    ),
+    "update_profile": lambda s: s.update_profile("usr_1", {"email": "a@b.example"}),
+    "revoke_tokens": lambda s: s.revoke_tokens("usr_1", 1_800_000_000),
+    "set_disabled": lambda s: s.set_disabled("usr_1", True),
+}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_every_write_sets_updated_at_from_the_stores_clock(
+    store: Any, raw: RawAccess, store_clock: FixedClock, write: Callable[[Any], Any]
+) -> None:
+    store.create(_user(), [Identity("google", "g-1")])
+    store_clock.set(STORE_NOW + 123.9)  # floored to whole seconds
+    assert write(store).updated_at == STORE_NOW + 123
+    assert store.get("usr_1").updated_at == STORE_NOW + 123
+    assert raw.item("usr_1")["updated_at"] == STORE_NOW + 123
+    assert raw.item("usr_1")["created_at"] == _user().created_at
 
 
 def test_set_disabled_round_trips(store: Any) -> None:
@@ -156,11 +222,11 @@ def test_set_disabled_round_trips(store: Any) -> None:
     "update",
     [
         lambda s: s.update_profile("usr_ghost", {"email": "x@example.com"}),
-        lambda s: s.set_tokens_valid_after("usr_ghost", 5),
+        lambda s: s.revoke_tokens("usr_ghost", 1_800_000_000),
         lambda s: s.set_disabled("usr_ghost", True),
         lambda s: s.link_identity("usr_ghost", Identity("github", "1")),
     ],
-    ids=["update_profile", "set_tokens_valid_after", "set_disabled", "link_identity"],
+    ids=["update_profile", "revoke_tokens", "set_disabled", "link_identity"],
 )
 def test_updates_of_a_missing_user_raise_and_create_nothing(
     store: Any, raw: RawAccess, update: Callable[[Any], Any]
@@ -180,6 +246,7 @@ def test_odd_values_round_trip_exactly(
     user = _user(
         email="zoë.ünïcødé+tag@例え.jp",
         display_name='O\'Brien "Bob" `x`; DROP TABLE users; -- ' + "ñ" * 10_000,
+        token_generation=7,
         tokens_valid_after=1_700_000_123,
     )
     store.create(user, [Identity("google", "sub'\"#with#hashes")])
@@ -187,10 +254,9 @@ def test_odd_values_round_trip_exactly(
     assert got == user
     assert store.find_by_identity(Identity("google", "sub'\"#with#hashes")) == user
     stored = raw.item("usr_1")
-    for name in ("created_at", "updated_at", "tokens_valid_after"):
+    for name in ("created_at", "updated_at", "token_generation", "tokens_valid_after"):
         assert type(stored[name]) is int
         assert type(getattr(got, name)) is int
-    assert not any(isinstance(v, Decimal) for v in stored.values())
 
 
 LONG = Identity("google", "s" * 10_000 + "ü")
@@ -245,7 +311,11 @@ def test_login_never_clobbers_what_it_does_not_own(
     result = login(store, workos_profile(first_name="Augusta"))
     after = raw.item(user_id)
     assert result.user.display_name == "Augusta Lovelace"
-    assert after == {**item, "display_name": "Augusta Lovelace"}
+    assert after == {
+        **item,
+        "display_name": "Augusta Lovelace",
+        "updated_at": STORE_NOW,
+    }
 
 
 def test_alias_only_user_gets_the_raw_identity_linked(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import workos_profile
+from tests.factories import make_user
 from tests.integration.store_helpers import Backend, login, process_race
 from wikibot_auth.domain.model import Identity
 
@@ -105,6 +106,25 @@ def test_mixed_race_alias_only_and_raw_logins_make_one_user(backend: Backend) ->
     assert backend.raw.user_count() == THREAD_ROUNDS // 5
 
 
+@pytest.mark.slow
+def test_threads_racing_to_sign_out_all_count(backend: Backend) -> None:
+    """DESIGN: two racing sign-outs both count. Each call returns the record
+    its own increment made, so the generations seen are exactly 1..N."""
+    store = backend.repo
+    store.create(make_user(), [Identity("google", "g-1")])
+    barrier = threading.Barrier(THREADS)
+
+    def revoke(i: int) -> int:
+        barrier.wait()
+        return int(store.revoke_tokens("usr_1", 1_800_000_000 + i).token_generation)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        seen = sorted(pool.map(revoke, range(THREADS)))
+    assert seen == list(range(1, THREADS + 1))
+    assert store.get("usr_1").token_generation == THREADS
+    assert backend.raw.item("usr_1")["token_generation"] == THREADS
+
+
 # -- races: processes on the stores several processes share
 
 
@@ -140,3 +160,17 @@ def test_processes_racing_to_link_a_raw_identity_make_one_user(
     for r, outcome in enumerate(outcomes):
         assert outcome == {store.find_by_identity(Identity.workos(f"pl_{r}")).user_id}
     assert backend.raw.user_count() == PROCESS_ROUNDS
+
+
+@pytest.mark.slow
+def test_processes_racing_to_sign_out_all_count(
+    process_backend: tuple[tuple[str, ...], Backend],
+) -> None:
+    spec, backend = process_backend
+    backend.repo.create(make_user(), [Identity("google", "g-1")])
+    rounds = [("revoke", "usr_1", 1_800_000_000)] * PROCESS_ROUNDS
+    seen = sorted(
+        g for outcome in process_race(spec, rounds, PROCESSES) for g in outcome
+    )
+    assert seen == list(range(1, PROCESSES * PROCESS_ROUNDS + 1))
+    assert backend.repo.get("usr_1").token_generation == PROCESSES * PROCESS_ROUNDS
