@@ -210,6 +210,17 @@ def test_every_write_sets_updated_at_from_the_stores_clock(
     assert raw.item("usr_1")["created_at"] == _user().created_at
 
 
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_no_write_touches_what_the_library_does_not_know(
+    store: Any, raw: RawAccess, write: Callable[[Any], Any]
+) -> None:
+    store.create(_user(), [Identity("google", "g-1")])
+    raw.put({**raw.item("usr_1"), "tier": "pro", "plan_note": "kept", "seats": 3})
+    write(store)
+    after = raw.item("usr_1")
+    assert (after["tier"], after["plan_note"], after["seats"]) == ("pro", "kept", 3)
+
+
 def test_set_disabled_round_trips(store: Any) -> None:
     store.create(_user(), [Identity("google", "g-1")])
     assert store.set_disabled("usr_1", True).disabled is True
