@@ -342,7 +342,6 @@ class DynamoDBUserRepository:
         )
 
     def _update(self, user_id: str, changes: Mapping[str, Any]) -> User:
-        """``SET`` the changed attributes and ``updated_at`` only."""
         changes = {**changes, "updated_at": self._now()}
         try:
             answer = self._call(

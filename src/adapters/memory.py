@@ -143,8 +143,8 @@ class InMemoryUserRepository:
         return item
 
     def _write(self, name: str, user_id: str, changes: Mapping[str, Any]) -> User:
-        """Apply ``changes`` and ``updated_at``; a record that would not read
-        back (``InternalError``) is left as it was."""
+        # Read back before storing: a record that would not (InternalError)
+        # is left as it was.
         item = {
             **self._item(user_id),
             **changes,

@@ -225,8 +225,7 @@ class SQLiteUserRepository:
     def _update(
         self, db: sqlite3.Connection, user_id: str, changes: Mapping[str, Any]
     ) -> User:
-        """Set ``changes`` and ``updated_at`` (a rollback undoes a record that
-        does not read back)."""
+        # A record that does not read back is undone by the rollback.
         changes = {**changes, "updated_at": self._now()}
         bad = set(changes) - set(_COLUMNS)
         if bad:  # pragma: no cover - callers pass fixed names

@@ -157,8 +157,8 @@ class SQLiteConnections:
 
 
 def _make_directories(directory: Path) -> None:
-    """Create ``directory`` and whichever of its parents are missing, each
-    0700 (``Path.mkdir(parents=True)`` gives the parents the default mode)."""
+    # Each missing one 0700: Path.mkdir(parents=True) gives parents the
+    # default mode.
     missing: list[Path] = []
     while not directory.exists() and directory.parent != directory:
         missing.append(directory)
