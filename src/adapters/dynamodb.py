@@ -1,67 +1,25 @@
-"""The ``UserRepository`` port on one DynamoDB table (boto3), without transactions.
-
-Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no sort key:
-
-- ``USER#<user_id>``: the user's attributes (and any an operator added).
-- ``IDENTITY#<provider>#<subject>``: ``user_id``. The provider matches
-  ``[a-z0-9_-]{1,64}`` (no ``#``), so the key names one identity. A key that
-  would exceed 1024 UTF-8 bytes (DynamoDB refuses hash keys over 2048) is
-  ``IDENTITY-SHA256#<provider>#<hex SHA-256 of the UTF-8 subject>`` instead
-  (deterministic; the prefix cannot collide with the plain form), and that item
-  also carries ``provider`` and ``subject``. The identities written by
-  ``create`` also carry ``pending``: the user item they were created with and
-  the identities to claim for it (a recovery note, see below; it stays, since
-  it is harmless once the user item exists and removing it would cost a write).
-
-Creating a user with several identities (a raw identity and its WorkOS alias)
-without ``TransactWriteItems`` (dynalite has none):
-
-1. Claim the FIRST identity with ``attribute_not_exists(pk)``. That single
-   conditional put decides the race: whoever wins it owns the new user; a loser
-   reads the claim (consistently) and returns the winner's user, completing it
-   first if needed. Every claim carries the ``pending`` note, so any one of them
-   is enough to finish the user: that is what makes a crash after it harmless.
-2. Complete: claim every other identity of the note (``attribute_not_exists``;
-   one already ours is fine), then put ``USER#<id>`` with ``attribute_not_exists``.
-   A conditional failure on the user item means someone else completed it:
-   consistent re-read. The creator and any reader that finds a claim whose user
-   item is missing run this same idempotent completion, so a crash anywhere in
-   between is finished by the next login and nobody ever sees two users.
-3. When another identity of the note already belongs to ANOTHER user (say an
-   alias-only user created while the raw identity lookup was failing), the new
-   user is never written: the first claim is re-pointed to that user (a
-   conditional update on ``user_id`` still being ours) and linked to it, as a
-   login would have done. Identity ownership only changes while a claim is
-   pending and no user item exists for it, so every completer decides the same.
-
-Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
-changed attributes only: unknown attributes, ``tier``, ``disabled`` and
-``tokens_valid_after`` survive every login. Reads are consistent; numbers come
-back as ``int``. Library errors become ``StoreUnavailable`` naming the table,
-never credentials; a ``ValidationException`` (a request the service refuses,
-which no retry fixes) becomes ``InternalError``. boto3 is imported only when a
-client is built.
-"""
+"""The ``UserRepository`` port on one DynamoDB table (boto3), without transactions."""
 
 from __future__ import annotations
 
-import hashlib
+import math
+import time
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any, TypeVar
 
-from ..domain.errors import (
-    InternalError,
-    NotConfigured,
-    StoreUnavailable,
-    UnknownUser,
+from ..domain.errors import InternalError, NotConfigured, StoreUnavailable, UnknownUser
+from ..domain.model import MAX_GENERATION, Identity, User, link_changes
+from ..domain.ports import Clock
+from .dynamodb_table import (
+    CONDITION_FAILED,
+    error_code,
+    identity_fields,
+    identity_key,
+    identity_of,
+    plain,
+    translate_error,
+    user_key,
 )
-from ..domain.model import Identity, User, link_changes, seconds_or_zero
-
-USER_PREFIX = "USER#"
-IDENTITY_PREFIX = "IDENTITY#"
-DIGEST_IDENTITY_PREFIX = "IDENTITY-SHA256#"
-MAX_PLAIN_KEY_BYTES = 1024
 
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
@@ -73,27 +31,6 @@ MAX_ATTEMPTS = 3
 LAMBDA_CONNECT_TIMEOUT = 1.0
 LAMBDA_READ_TIMEOUT = 1.0
 LAMBDA_MAX_ATTEMPTS = 2
-
-_CONDITION_FAILED = "ConditionalCheckFailedException"
-_THROTTLED = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "LimitExceededException",
-    }
-)
-_DENIED = frozenset(
-    {
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "MissingAuthenticationTokenException",
-        "ExpiredTokenException",
-    }
-)
-
-_REVOKE_ATTEMPTS = 3
 
 T = TypeVar("T")
 
@@ -130,46 +67,61 @@ def make_dynamodb_client(
         ) from exc
 
 
-def user_key(user_id: str) -> str:
-    return USER_PREFIX + user_id
-
-
-def identity_key(identity: Identity) -> str:
-    """``IDENTITY#<provider>#<subject>``, or its digest form when that is long."""
-    plain = IDENTITY_PREFIX + identity.key
-    if len(plain.encode("utf-8", "surrogatepass")) <= MAX_PLAIN_KEY_BYTES:
-        return plain
-    digest = hashlib.sha256(identity.subject.encode("utf-8", "surrogatepass"))
-    return f"{DIGEST_IDENTITY_PREFIX}{identity.provider}#{digest.hexdigest()}"
-
-
-def _identity_fields(identity: Identity) -> dict[str, str]:
-    """What a digest-keyed identity item carries to name its identity."""
-    if identity_key(identity).startswith(DIGEST_IDENTITY_PREFIX):
-        return {"provider": identity.provider, "subject": identity.subject}
-    return {}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    return value
-
-
 class _ConditionFailed(Exception):
     pass
 
 
 class DynamoDBUserRepository:
-    """``UserRepository`` on a DynamoDB table (see the module docstring)."""
+    """``UserRepository`` on a DynamoDB table.
 
-    def __init__(self, client: Any, table: str) -> None:
+    Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no
+    sort key:
+
+    - ``USER#<user_id>``: the user's attributes (and any an operator added).
+    - ``IDENTITY#<provider>#<subject>``: ``user_id`` (a long key has a digest
+      form, see ``identity_key``). The identities written by ``create`` also
+      carry ``pending``: the user item they were created with and the
+      identities to claim for it (a recovery note, see below; it stays, since
+      it is harmless once the user item exists and removing it would cost a
+      write).
+
+    Creating a user with several identities (a raw identity and its WorkOS
+    alias) without ``TransactWriteItems`` (dynalite has none):
+
+    1. Claim the FIRST identity with ``attribute_not_exists(pk)``. That single
+       conditional put decides the race: whoever wins it owns the new user; a
+       loser reads the claim (consistently) and returns the winner's user,
+       completing it first if needed. Every claim carries the ``pending`` note,
+       so any one of them is enough to finish the user: that is what makes a
+       crash after it harmless.
+    2. Complete: claim every other identity of the note
+       (``attribute_not_exists``; one already ours is fine), then put
+       ``USER#<id>`` with ``attribute_not_exists``. A conditional failure on
+       the user item means someone else completed it: consistent re-read. The
+       creator and any reader that finds a claim whose user item is missing run
+       this same idempotent completion, so a crash anywhere in between is
+       finished by the next login and nobody ever sees two users.
+    3. When another identity of the note already belongs to ANOTHER user (say
+       an alias-only user created while the raw identity lookup was failing),
+       the new user is never written: the first claim is re-pointed to that
+       user (a conditional update on ``user_id`` still being ours) and linked
+       to it, as a login would have done. Identity ownership only changes while
+       a claim is pending and no user item exists for it, so every completer
+       decides the same.
+
+    Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
+    changed attributes and ``updated_at`` (from ``clock``, default the system
+    time, in whole seconds) only: unknown attributes, ``tier``, ``disabled``
+    and the revocation attributes survive every login. A sign-out is ``ADD
+    token_generation :one``, atomic, so racing sign-outs all count. Reads are
+    consistent; numbers come back as ``int``. Library errors become
+    ``StoreUnavailable`` naming the table, never credentials; a
+    ``ValidationException`` (a request the service refuses, which no retry
+    fixes) becomes ``InternalError``. boto3 is imported only when a client is
+    built.
+    """
+
+    def __init__(self, client: Any, table: str, *, clock: Clock | None = None) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -177,6 +129,7 @@ class DynamoDBUserRepository:
             raise ValueError("a DynamoDB table name is required")
         self._client = client
         self.table = table
+        self._time: Callable[[], float] = time.time if clock is None else clock.now
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
         self._library_errors: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
@@ -186,9 +139,6 @@ class DynamoDBUserRepository:
     def get(self, user_id: str) -> User | None:
         item = self._get(user_key(user_id))
         return None if item is None else User.from_item(item)
-
-    def get_cached(self, user_id: str) -> User | None:
-        return None
 
     def find_by_identity(self, identity: Identity) -> User | None:
         claim = self._get(identity_key(identity))
@@ -204,7 +154,7 @@ class DynamoDBUserRepository:
             "user": {"pk": user_key(user.user_id), **user.to_item()},
             "identities": [identity_key(i) for i in identities],
         }
-        named = {identity_key(i): _identity_fields(i) for i in identities}
+        named = {identity_key(i): identity_fields(i) for i in identities}
         named = {key: fields for key, fields in named.items() if fields}
         if named:
             pending["named"] = named
@@ -212,7 +162,7 @@ class DynamoDBUserRepository:
             "pk": identity_key(first),
             "user_id": user.user_id,
             "pending": pending,
-            **_identity_fields(first),
+            **identity_fields(first),
         }
         try:
             self._put_new(claim)
@@ -240,20 +190,14 @@ class DynamoDBUserRepository:
             raise UnknownUser()
         key = identity_key(identity)
         try:
-            self._put_new({"pk": key, "user_id": user_id, **_identity_fields(identity)})
+            self._put_new({"pk": key, "user_id": user_id, **identity_fields(identity)})
         except _ConditionFailed:
             existing = self._get(key)
             if existing is not None and existing.get("user_id") != user_id:
                 winner = self._user_of_claim(key, existing)
                 if winner is not None:
                     return winner
-        changes = link_changes(identity, primary=primary)
-        if not changes:
-            user = self.get(user_id)
-            if user is None:
-                raise UnknownUser()
-            return user
-        return self._update(user_id, changes)
+        return self._update(user_id, link_changes(identity, primary=primary))
 
     def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
         unknown = set(changes) - {"email", "display_name"}
@@ -266,125 +210,43 @@ class DynamoDBUserRepository:
             return user
         return self._update(user_id, dict(changes))
 
-    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
-        value = int(value)
-        for _ in range(_REVOKE_ATTEMPTS):
-            try:
-                return self._update(
-                    user_id,
-                    {"tokens_valid_after": value},
-                    extra_condition="(attribute_not_exists(tokens_valid_after) "
-                    "OR (attribute_type(tokens_valid_after, :number) "
-                    "AND tokens_valid_after < :tokens_valid_after))",
-                    extra_values={":number": {"S": "N"}},
-                )
-            except _ConditionFailed:
-                pass
+    def revoke_tokens(self, user_id: str, now: int) -> User:
+        # ADD is atomic: racing sign-outs all count. The condition refuses,
+        # before writing, a stored token_generation that is not a number, is
+        # negative, or has no successor below MAX_GENERATION.
+        try:
+            answer = self._call(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": user_key(user_id)}},
+                UpdateExpression="ADD token_generation :one "
+                "SET tokens_valid_after = :valid_after, updated_at = :now",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(token_generation) "
+                "OR (attribute_type(token_generation, :number) "
+                "AND token_generation BETWEEN :zero AND :last))",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":number": {"S": "N"},
+                    ":valid_after": {"N": str(math.floor(now))},
+                    ":now": {"N": str(self._now())},
+                    ":zero": {"N": "0"},
+                    ":last": {"N": str(MAX_GENERATION - 2)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except _ConditionFailed:
             item = self._get(user_key(user_id))
             if item is None:
                 raise UnknownUser() from None
-            stored = item.get("tokens_valid_after")
-            if isinstance(stored, int | float) and not isinstance(stored, bool):
-                if stored >= value:
-                    return User.from_item(item)  # never lowered
-                continue  # lowered meanwhile (an operator): try again
-            # Not a number (a console edit, a migration): DynamoDB's ``<`` never
-            # holds against it, so replace exactly that value, never lowering
-            # what it means to the domain.
-            try:
-                return self._update(
-                    user_id,
-                    {"tokens_valid_after": max(value, seconds_or_zero(stored))},
-                    extra_condition="tokens_valid_after = :stored",
-                    extra_values={":stored": self._serialize(stored)},
-                )
-            except _ConditionFailed:
-                continue
-        raise StoreUnavailable(
-            f"DynamoDB table {self.table!r}: could not record a sign-out "
-            "(tokens_valid_after kept changing)"
-        )
+            User.from_item(item)  # InternalError for what it cannot read
+            raise InternalError(
+                f"DynamoDB table {self.table!r}: token_generation is at its maximum"
+            ) from None
+        return self._user_of_answer(answer)
 
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         return self._update(user_id, {"disabled": bool(disabled)})
-
-    # -- operator and test helpers
-
-    def raw_item(self, user_id: str) -> dict[str, Any] | None:
-        """The stored user item as is, without ``pk`` (for operators and tests)."""
-        item = self._get(user_key(user_id))
-        if item is not None:
-            item.pop("pk", None)
-        return item
-
-    def put_raw_item(self, item: Mapping[str, Any]) -> None:
-        """Store a user item as is, as an operator editing the table would."""
-        values = dict(item)
-        values["pk"] = user_key(str(values["user_id"]))
-        self._call(
-            self._client.put_item,
-            TableName=self.table,
-            Item={k: self._serialize(v) for k, v in values.items()},
-        )
-
-    def raw_identity_item(self, identity: Identity) -> dict[str, Any] | None:
-        return self._get(identity_key(identity))
-
-    def put_raw_identity_item(
-        self, identity: Identity, item: Mapping[str, Any]
-    ) -> None:
-        values = {**item, "pk": identity_key(identity)}
-        self._call(
-            self._client.put_item,
-            TableName=self.table,
-            Item={k: self._serialize(v) for k, v in values.items()},
-        )
-
-    def user_count(self) -> int:
-        """How many ``USER#`` items the table holds (a full scan: tests only)."""
-        count = 0
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "FilterExpression": "begins_with(pk, :p)",
-            "ExpressionAttributeValues": {":p": {"S": USER_PREFIX}},
-            "Select": "COUNT",
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._call(self._client.scan, **kwargs)
-            count += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return count
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def create_table(self, wait: bool = True) -> bool:
-        """Create the table (hash key ``pk``, on-demand); False if it exists.
-        With ``wait``, return once it is ACTIVE."""
-        from botocore.exceptions import ClientError
-
-        created = True
-        try:
-            self._client.create_table(
-                TableName=self.table,
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-                raise self._translate(exc) from exc
-            created = False
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        if wait:
-            waiter = self._client.get_waiter("table_exists")
-            try:
-                waiter.wait(
-                    TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-                )
-            except Exception as exc:
-                raise self._translate(exc) from exc
-        return created
 
     # -- internals
 
@@ -394,7 +256,7 @@ class DynamoDBUserRepository:
             return User.from_item(item)
         if "pending" not in claim:
             return None
-        return self._complete(_identity_of(key, claim), claim)
+        return self._complete(identity_of(key, claim), claim)
 
     def _complete(self, first: Identity, claim: Mapping[str, Any]) -> User | None:
         pending = claim["pending"]
@@ -469,7 +331,7 @@ class DynamoDBUserRepository:
         item = answer.get("Item")
         if not item:
             return None
-        return {k: _plain(self._deserialize(v)) for k, v in item.items()}
+        return {k: plain(self._deserialize(v)) for k, v in item.items()}
 
     def _put_new(self, item: Mapping[str, Any]) -> None:
         self._call(
@@ -479,105 +341,38 @@ class DynamoDBUserRepository:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def _update(
-        self,
-        user_id: str,
-        changes: Mapping[str, Any],
-        *,
-        extra_condition: str | None = None,
-        extra_values: Mapping[str, Any] | None = None,
-    ) -> User:
-        names = {f"#{k}": k for k in changes}
-        values = {f":{k}": self._serialize(v) for k, v in changes.items()}
-        values.update(extra_values or {})
-        condition = "attribute_exists(pk)"
-        if extra_condition:
-            condition += " AND " + extra_condition
+    def _update(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        changes = {**changes, "updated_at": self._now()}
         try:
             answer = self._call(
                 self._client.update_item,
                 TableName=self.table,
                 Key={"pk": {"S": user_key(user_id)}},
                 UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={f"#{k}": k for k in changes},
+                ExpressionAttributeValues={
+                    f":{k}": self._serialize(v) for k, v in changes.items()
+                },
                 ReturnValues="ALL_NEW",
             )
         except _ConditionFailed:
-            if extra_condition:
-                raise
             raise UnknownUser() from None
+        return self._user_of_answer(answer)
+
+    def _user_of_answer(self, answer: Mapping[str, Any]) -> User:
         attributes = answer.get("Attributes", {})
         return User.from_item(
-            {k: _plain(self._deserialize(v)) for k, v in attributes.items()}
+            {k: plain(self._deserialize(v)) for k, v in attributes.items()}
         )
+
+    def _now(self) -> int:
+        return math.floor(self._time())
 
     def _call(self, method: Callable[..., T], **kwargs: Any) -> T:
         try:
             return method(**kwargs)
         except self._library_errors as exc:
-            if _error_code(exc) == _CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
                 raise _ConditionFailed() from None
-            raise self._translate(exc) from exc
-
-    def _translate(self, exc: Exception) -> StoreUnavailable | InternalError:
-        from botocore.exceptions import (
-            BotoCoreError,
-            ConnectionError,
-            NoCredentialsError,
-            ParamValidationError,
-            WaiterError,
-        )
-
-        table = self.table
-        code = _error_code(exc)
-        if code == "ValidationException" or isinstance(exc, ParamValidationError):
-            # The request itself is refused: retrying cannot help, and the store
-            # is not down. The service's message (it may quote values) stays out.
-            return InternalError(
-                f"DynamoDB table {table!r} refused a request as invalid "
-                f"({code or type(exc).__name__})"
-            )
-        if code == "ResourceNotFoundException":
-            return StoreUnavailable(
-                f"DynamoDB table {table!r} does not exist; create it with "
-                f"`wikibot-auth dynamodb create-table --table {table}`"
-            )
-        if code in _THROTTLED:
-            return StoreUnavailable(
-                f"DynamoDB table {table!r} is throttling requests ({code})",
-                retry_after=1,
-            )
-        if code in _DENIED:
-            return StoreUnavailable(
-                f"DynamoDB access to table {table!r} denied ({code})"
-            )
-        if code is not None:
-            return StoreUnavailable(f"DynamoDB table {table!r} answered {code}")
-        if isinstance(exc, NoCredentialsError):
-            return StoreUnavailable(f"DynamoDB table {table!r}: no AWS credentials")
-        if isinstance(exc, WaiterError):
-            return StoreUnavailable(f"DynamoDB table {table!r} did not become ACTIVE")
-        if isinstance(exc, ConnectionError):
-            return StoreUnavailable(
-                f"DynamoDB table {table!r} unreachable ({type(exc).__name__})"
-            )
-        if isinstance(exc, BotoCoreError):
-            return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
-        return StoreUnavailable(f"DynamoDB table {table!r}: {type(exc).__name__}")
-
-
-def _identity_of(key: str, claim: Mapping[str, Any]) -> Identity:
-    if key.startswith(DIGEST_IDENTITY_PREFIX):
-        return Identity(str(claim["provider"]), str(claim["subject"]))
-    provider, _, subject = key.removeprefix(IDENTITY_PREFIX).partition("#")
-    return Identity(provider, subject)
-
-
-def _error_code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, Mapping):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return str(code) if code else None
+            raise translate_error(exc, self.table) from exc

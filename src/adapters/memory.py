@@ -7,9 +7,11 @@ asserting calls.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,9 +23,9 @@ from ..domain.model import (
     LoginCallback,
     User,
     link_changes,
-    seconds_or_zero,
 )
 from ..domain.pkce import verifier_matches
+from ..domain.ports import Clock
 
 
 class FixedClock:
@@ -49,10 +51,12 @@ class InMemoryUserRepository:
     """The ``UserRepository`` port in a dict, under one lock.
 
     Records are kept as plain items, so attributes this library does not know
-    survive every update, as they do in the persistent stores.
+    survive every update, as they do in the persistent stores. Every write sets
+    ``updated_at`` from ``clock`` (default: the system time), in whole seconds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._time: Callable[[], float] = time.time if clock is None else clock.now
         self._lock = threading.RLock()
         self._users: dict[str, dict[str, Any]] = {}
         self._identities: dict[Identity, str] = {}
@@ -62,9 +66,6 @@ class InMemoryUserRepository:
         with self._lock:
             item = self._users.get(user_id)
             return None if item is None else User.from_item(item)
-
-    def get_cached(self, user_id: str) -> User | None:
-        return self.get(user_id)
 
     def find_by_identity(self, identity: Identity) -> User | None:
         with self._lock:
@@ -96,38 +97,36 @@ class InMemoryUserRepository:
                 winner = self.get(owner)
                 if winner is not None:
                     return winner
-            item = self._item(user_id)
+            user = self._write(
+                "link_identity", user_id, link_changes(identity, primary=primary)
+            )
             self._identities[identity] = user_id
-            item.update(link_changes(identity, primary=primary))
-            self.writes.append(("link_identity", user_id))
-            return User.from_item(item)
+            return user
 
     def update_profile(self, user_id: str, changes: Mapping[str, str]) -> User:
         unknown = set(changes) - {"email", "display_name"}
         if unknown:
             raise ValueError(f"not profile attributes: {sorted(unknown)}")
         with self._lock:
-            item = self._item(user_id)
-            item.update(changes)
-            self.writes.append(("update_profile", user_id))
-            return User.from_item(item)
+            if not changes:
+                return User.from_item(self._item(user_id))
+            return self._write("update_profile", user_id, changes)
 
-    def set_tokens_valid_after(self, user_id: str, value: int) -> User:
+    def revoke_tokens(self, user_id: str, now: int) -> User:
         with self._lock:
-            item = self._item(user_id)
-            # A value that is not a number (an operator's edit) is replaced.
-            item["tokens_valid_after"] = max(
-                seconds_or_zero(item.get("tokens_valid_after", 0)), int(value)
+            current = User.from_item(self._item(user_id))
+            return self._write(
+                "revoke_tokens",
+                user_id,
+                {
+                    "token_generation": current.token_generation + 1,
+                    "tokens_valid_after": math.floor(now),
+                },
             )
-            self.writes.append(("set_tokens_valid_after", user_id))
-            return User.from_item(item)
 
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         with self._lock:
-            item = self._item(user_id)
-            item["disabled"] = disabled
-            self.writes.append(("set_disabled", user_id))
-            return User.from_item(item)
+            return self._write("set_disabled", user_id, {"disabled": bool(disabled)})
 
     def raw_item(self, user_id: str) -> dict[str, Any] | None:
         """The stored item as is (for operators' tooling and tests)."""
@@ -149,6 +148,19 @@ class InMemoryUserRepository:
         if item is None:
             raise UnknownUser()
         return item
+
+    def _write(self, name: str, user_id: str, changes: Mapping[str, Any]) -> User:
+        # Read back before storing: a record that would not (InternalError)
+        # is left as it was.
+        item = {
+            **self._item(user_id),
+            **changes,
+            "updated_at": math.floor(self._time()),
+        }
+        user = User.from_item(item)
+        self._users[user_id] = item
+        self.writes.append((name, user_id))
+        return user
 
 
 class ScriptedIdentityProvider:

@@ -333,7 +333,7 @@ def _dynamodb_create_table(args: argparse.Namespace, out: TextIO) -> int:
             )
         table = configured.config.store_location()
     container = create_container(runtime="cli", user_store=f"dynamodb://{table}")
-    created = container.dynamodb_user_repository().create_table(wait=True)
+    created = container.dynamodb_table().create(wait=True)
     print(f"{'created' if created else 'exists'}: {table} (ACTIVE)", file=out)
     return EXIT_OK
 

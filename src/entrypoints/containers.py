@@ -51,6 +51,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from ..adapters.bounded_http import BoundedHttpClient
+    from ..adapters.dynamodb_table import DynamoDBTable
     from ..adapters.sqlite import SQLiteUserRepository
     from ..adapters.workos import WorkOSIdentityProvider
 
@@ -84,10 +85,10 @@ if TYPE_CHECKING:
         del stores, idps, signers, clocks
 
 
-def _sqlite_user_repository(path: str) -> SQLiteUserRepository:
+def _sqlite_user_repository(path: str, clock: Clock) -> SQLiteUserRepository:
     from ..adapters.sqlite import SQLiteUserRepository
 
-    return SQLiteUserRepository(path)
+    return SQLiteUserRepository(path, clock=clock)
 
 
 def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
@@ -106,6 +107,12 @@ def _dynamodb_client(runtime: str) -> Any:
             max_attempts=LAMBDA_MAX_ATTEMPTS,
         )
     return make_dynamodb_client()
+
+
+def _dynamodb_table(client: Any, table: str) -> DynamoDBTable:
+    from ..adapters.dynamodb_table import DynamoDBTable
+
+    return DynamoDBTable(client, table)
 
 
 def local_sign_in_url(redirect_uri: str | None) -> str:
@@ -155,14 +162,20 @@ class Container(containers.DeclarativeContainer):
             DynamoDBUserRepository,
             client=dynamodb_client,
             table=config.store_location,
+            clock=clock,
         )
+    )
+
+    # The table's operator tools (``dynamodb create-table``).
+    dynamodb_table: providers.Provider[DynamoDBTable] = providers.ThreadSafeSingleton(
+        _dynamodb_table, client=dynamodb_client, table=config.store_location
     )
 
     user_store: providers.Provider[UserRepository] = providers.Selector(
         config.store_kind,
-        memory=providers.ThreadSafeSingleton(InMemoryUserRepository),
+        memory=providers.ThreadSafeSingleton(InMemoryUserRepository, clock=clock),
         sqlite=providers.ThreadSafeSingleton(
-            _sqlite_user_repository, config.store_location
+            _sqlite_user_repository, config.store_location, clock
         ),
         dynamodb=dynamodb_user_repository,
     )

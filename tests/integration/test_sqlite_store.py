@@ -1,35 +1,31 @@
-"""SQLite store specifics: connections of ended threads, and every failure
-answered as a domain error (never a raw OSError/sqlite3/Unicode error)."""
+"""The SQLite store's own rules: connections of ended threads and forked
+children, private files, and every failure answered as a domain error (never
+a raw OSError/sqlite3/Unicode error). The contract suite covers the port;
+the schema is in test_sqlite_schema.py."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import sqlite3
+import stat
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from wikibot_auth.adapters import sqlite as sqlite_module
+from tests.factories import make_user as _user
+from tests.integration.store_helpers import SQLiteRaw
+from wikibot_auth.adapters import sqlite_connections
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.domain.errors import InternalError, StoreUnavailable, UnknownUser
 from wikibot_auth.domain.model import Identity, User
+from wikibot_auth.entrypoints.containers import create_container
 
 GOOGLE = Identity("google", "g-1")
-
-
-def _user(user_id: str = "usr_1", **changes: Any) -> User:
-    values: dict[str, Any] = {
-        "user_id": user_id,
-        "email": "ada@example.com",
-        "display_name": "Ada Lovelace",
-        "oauth_provider": "google",
-        "oauth_provider_sub": "g-1",
-    }
-    values.update(changes)
-    return User(**values)
 
 
 def _open_fds() -> int:
@@ -66,7 +62,7 @@ def test_close_retires_live_threads_connections_without_touching_them(
     opened, release = threading.Barrier(5), threading.Event()
 
     def hold() -> None:
-        repo.user_count()
+        repo.get("usr_1")
         opened.wait()
         release.wait(10)
 
@@ -81,21 +77,21 @@ def test_close_retires_live_threads_connections_without_touching_them(
     for thread in threads:
         thread.join()
     assert repo.open_connections() == 0  # closed as their threads ended
-    assert repo.user_count() == 0  # a new connection after close()
+    assert repo.get("usr_1") is None  # a new connection after close()
     repo.close()
 
 
 def test_a_retired_connection_is_replaced_at_the_next_use(tmp_path: Path) -> None:
     repo = SQLiteUserRepository(tmp_path / "users.db")
-    repo.user_count()
-    worker_count: list[int] = []
+    repo.get("usr_1")
+    worker_count: list[User | None] = []
     started, retired = threading.Event(), threading.Event()
 
     def work() -> None:
-        repo.user_count()
+        repo.get("usr_1")
         started.set()
         retired.wait(10)
-        worker_count.append(repo.user_count())  # a fresh connection, not a crash
+        worker_count.append(repo.get("usr_1"))  # a fresh connection, not a crash
 
     thread = threading.Thread(target=work)
     thread.start()
@@ -103,12 +99,13 @@ def test_a_retired_connection_is_replaced_at_the_next_use(tmp_path: Path) -> Non
     repo.close()
     retired.set()
     thread.join()
-    assert worker_count == [0]
+    assert worker_count == [None]
     repo.close()
 
 
 CLOSE_WHILE_IN_USE = """
 import sys, threading
+from wikibot_auth.adapters.memory import FixedClock
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.domain.model import Identity, User
 
@@ -122,7 +119,7 @@ def work(n):
         user = User(f"usr_{n}_{i}", "a@b.c", "A", "google", f"{n}-{i}")
         repo.create(user, [Identity("google", f"{n}-{i}")])
         repo.find_by_identity(Identity("google", f"{n}-{i}"))
-        repo.set_tokens_valid_after(user.user_id, i)
+        repo.revoke_tokens(user.user_id, i)
 
 threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
 for t in threads:
@@ -181,8 +178,7 @@ def test_a_lone_surrogate_is_refused_and_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(InternalError) as info:
         repo.create(_user(display_name="x\ud800"), [GOOGLE])
     assert "\ud800" not in info.value.message
-    assert repo.user_count() == 0
-    assert repo.identity_count() == 0
+    assert (SQLiteRaw(repo).user_count(), SQLiteRaw(repo).identity_count()) == (0, 0)
     with pytest.raises(InternalError):
         repo.find_by_identity(Identity("google", "\udfff"))
     repo.create(_user(), [GOOGLE])
@@ -227,7 +223,7 @@ def test_a_failing_rollback_is_store_unavailable_and_drops_the_connection(
         broken.update_profile("usr_ghost", {"email": "x@example.com"})
     broken.close()
     repo = SQLiteUserRepository(tmp_path / "users.db")
-    assert (repo.user_count(), repo.identity_count()) == (0, 0)
+    assert (SQLiteRaw(repo).user_count(), SQLiteRaw(repo).identity_count()) == (0, 0)
     repo.close()
 
 
@@ -241,11 +237,11 @@ def test_a_forked_child_keeps_its_parents_connections_referenced(
     results = context.Queue()
 
     def child() -> None:
-        inherited = len(sqlite_module._INHERITED)
+        inherited = len(sqlite_connections._INHERITED)
         created = repo.create(_user("usr_child"), [Identity("google", "child")])
         results.put(
             (
-                len(sqlite_module._INHERITED) - inherited,
+                len(sqlite_connections._INHERITED) - inherited,
                 created[1],
                 repo.open_connections(),
             )
@@ -256,5 +252,86 @@ def test_a_forked_child_keeps_its_parents_connections_referenced(
     assert results.get(timeout=30) == (1, True, 1)
     process.join(timeout=30)
     assert repo.open_connections() == 1
-    assert repo.user_count() == 2
+    assert repo.find_by_identity(Identity("google", "child")).user_id == "usr_child"
+    assert SQLiteRaw(repo).user_count() == 2
+    repo.close()
+
+
+# -- the file, its modes and the container
+
+
+def test_an_unreadable_file_is_store_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "users.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreUnavailable, match=r"users\.db"):
+        SQLiteUserRepository(path).get("usr_1")
+
+
+def test_the_container_builds_the_sqlite_store_in_the_data_dir(tmp_path: Path) -> None:
+    container = create_container(
+        {"WIKIBOT_AUTH_DATA_DIR": str(tmp_path / "data")}, idp="none"
+    )
+    repo = container.user_repository()
+    assert isinstance(repo, SQLiteUserRepository)
+    assert repo.path == tmp_path / "data" / "users.db"
+    assert repo.get("usr_1") is None
+    assert (tmp_path / "data" / "users.db").exists()
+
+
+def test_a_relative_sqlite_url_stays_relative() -> None:
+    container = create_container({"WIKIBOT_AUTH_USER_STORE": "sqlite:///rel/u.db"})
+    assert container.config.store_location() == "rel/u.db"
+    container = create_container({"WIKIBOT_AUTH_USER_STORE": "sqlite:////abs/u.db"})
+    assert container.config.store_location() == "/abs/u.db"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common umask 022, under which files default to 0644 and
+    directories to 0755."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    """DESIGN "Configuration", Files: the SQLite database and its -wal/-shm
+    are 0600 (SQLite gives the -wal and -shm the database file's mode)."""
+    path = tmp_path / "data" / "users.db"
+    repo = SQLiteUserRepository(path)
+    repo.create(_user(), [GOOGLE])  # an open connection after a write: WAL files
+    files = {p.name: _mode(p) for p in path.parent.iterdir()}
+    assert files == {"users.db": 0o600, "users.db-wal": 0o600, "users.db-shm": 0o600}
+    repo.close()
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_every_directory_the_store_creates_is_private(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    SQLiteUserRepository(tmp_path / "data" / "nested" / "users.db").get("usr_1")
+    assert _mode(tmp_path / "data") == 0o700
+    assert _mode(tmp_path / "data" / "nested") == 0o700
+    assert _mode(tmp_path) == 0o755  # not created by the store: left alone
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
+    """The store creates its file private; one an operator made is theirs."""
+    path = tmp_path / "users.db"
+    path.touch(mode=0o640)
+    SQLiteUserRepository(path).get("usr_1")
+    assert _mode(path) == 0o640
+
+
+def test_without_a_clock_writes_stamp_the_system_time(tmp_path: Path) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    repo.create(_user(), [GOOGLE])
+    before = int(time.time())
+    updated = repo.set_disabled("usr_1", True).updated_at
+    assert before <= updated <= time.time()
     repo.close()

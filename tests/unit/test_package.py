@@ -55,6 +55,7 @@ SRC = Path(wikibot_auth.__file__).resolve().parent
 # src/adapters/ (DESIGN "The hexagon": an adapter knows no other adapter).
 ADAPTER_HELPERS = {
     "bounded_http",
+    "dynamodb_table",
     "key_files",
     "key_ring",
     "lru",
