@@ -214,7 +214,6 @@ def proxy_request(event: object) -> dict[str, Any]:
         cookies = event.get("cookies")
         if cookies is not None:
             canonical["cookies"] = _text_list(cookies, "cookies")
-        host = _header(canonical, "host")
     else:
         identity = _optional_object(context, "identity")
         source_ip = identity.get("sourceIp")
@@ -229,9 +228,7 @@ def proxy_request(event: object) -> dict[str, Any]:
             ),
             requestContext={"identity": {"sourceIp": _optional_text(source_ip)}},
         )
-        multi_host = _header(canonical, "host", "multiValueHeaders")
-        host = ", ".join(multi_host) if multi_host else _header(canonical, "host")
-    _check_server(host, canonical)
+    _check_server(_as_mangum_reads_them(canonical))
     return canonical
 
 
@@ -247,21 +244,26 @@ def _optional_text(value: object) -> str | None:
     return None if value is None else _text(value, "sourceIp")
 
 
-def _header(canonical: Mapping[str, Any], name: str, key: str = "headers") -> Any:
-    for header, value in canonical.get(key, {}).items():
-        if header.lower() == name:
-            return value
-    return None
+def _as_mangum_reads_them(canonical: Mapping[str, Any]) -> dict[str, str]:
+    """The request headers as Mangum merges them (v1: ``multiValueHeaders``
+    joined with ", " over ``headers``)."""
+    merged = {name.lower(): value for name, value in canonical["headers"].items()}
+    multi = canonical.get("multiValueHeaders")
+    if multi:
+        merged.update({name.lower(): ", ".join(v) for name, v in multi.items()})
+    return merged
 
 
-def _check_server(host: str | None, canonical: Mapping[str, Any]) -> None:
+def _check_server(headers: Mapping[str, str]) -> None:
     """Mangum takes the server's name and port from ``Host`` (else
-    ``X-Forwarded-Port``): they must be readable."""
+    ``X-Forwarded-Port``), and the scheme from ``X-Forwarded-Proto``: they
+    must be readable."""
+    host = headers.get("host")
     if host is not None and not _HOST.fullmatch(host):
         raise _malformed("the Host header is not host[:port]")
     if host is None or ":" not in host:
-        port = _header(canonical, "x-forwarded-port")
+        port = headers.get("x-forwarded-port")
         if port is not None and not _PORT.fullmatch(port):
             raise _malformed("X-Forwarded-Port is not a port")
-    if _header(canonical, "x-forwarded-proto") not in (None, "http", "https"):
+    if headers.get("x-forwarded-proto") not in (None, "http", "https"):
         raise _malformed("X-Forwarded-Proto is not http or https")

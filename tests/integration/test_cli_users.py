@@ -68,7 +68,10 @@ def test_disable_also_signs_out_everywhere(capsys, container):
     assert code == 0
     record = json.loads(out)
     assert record["disabled"] is True
-    assert record["tokens_valid_after"] == 1_700_000_001
+    assert (record["token_generation"], record["tokens_valid_after"]) == (
+        1,
+        1_700_000_000,
+    )
     assert container.user_repository().raw_item("usr_1")["plan_note"] == "kept"
     assert run(capsys, container, "users", "enable", "usr_1")[0] == 0
     stored = container.user_repository().get("usr_1")
@@ -77,9 +80,18 @@ def test_disable_also_signs_out_everywhere(capsys, container):
         container.authenticate()(f"Bearer {token}")
 
 
-def test_sign_out_raises_tokens_valid_after(capsys, container):
-    code, out, _ = run(capsys, container, "users", "sign-out", "usr_1")
-    assert (code, json.loads(out)["tokens_valid_after"]) == (0, 1_700_000_001)
+def test_sign_out_counts_a_generation_and_records_when(capsys, container):
+    token = container.token_signer().create_token("usr_1")
+    for generation in (1, 2):
+        code, out, _ = run(capsys, container, "users", "sign-out", "usr_1")
+        record = json.loads(out)
+        assert code == 0
+        assert (record["token_generation"], record["tokens_valid_after"]) == (
+            generation,
+            1_700_000_000,
+        )
+    with pytest.raises(TokenRevoked):
+        container.authenticate()(f"Bearer {token}")
 
 
 class DownStore(InMemoryUserRepository):

@@ -10,6 +10,7 @@ from dependency_injector import providers
 from tests.conftest import workos_profile
 from wikibot_auth.adapters.memory import FixedClock, ScriptedIdentityProvider
 from wikibot_auth.domain.errors import NotConfigured
+from wikibot_auth.domain.model import AuthorizationRequest
 from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
 from wikibot_auth.entrypoints.containers import create_container
 from wikibot_auth.entrypoints.keys import DEV_KEY_NAME
@@ -146,8 +147,9 @@ def test_use_cases_run_with_overridden_providers(tmp_path):
     assert user.user_id == result.user.user_id
     assert container.user_repository().get(user.user_id) == user.record
     signed_out = container.sign_out_everywhere()(user.user_id)
-    assert signed_out.tokens_valid_after == int(clock.now()) + 1
-    url = container.authorization_url()("st", "ch")
+    assert signed_out.token_generation == user.record.token_generation + 1
+    assert signed_out.tokens_valid_after == int(clock.now())
+    url = container.authorization_url()(AuthorizationRequest("st", "ch"))
     assert "state=st" in url
 
 

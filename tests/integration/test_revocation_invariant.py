@@ -119,7 +119,7 @@ class SQLiteRevocation(Revocation):
 )
 def test_the_revocation_invariant(machine, examples, private_key):
     machine.signing_ring = KeyRing.of_private_key(private_key)
-    run = settings(max_examples=examples, stateful_step_count=25, deadline=None)(
-        machine.TestCase
+    configured = settings(max_examples=examples, stateful_step_count=25, deadline=None)(
+        machine
     )
-    run().runTest()
+    configured.TestCase().runTest()

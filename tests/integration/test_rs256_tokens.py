@@ -188,9 +188,15 @@ def test_token_ttl_above_the_maximum_is_refused(private_key, clock):
 
 
 @fixture_settings
-@given(sub=user_ids)
+@given(sub=user_ids.filter(str.strip))
 def test_create_then_validate_round_trips(signer, sub):
     assert signer.validate_token(signer.create_token(sub)).sub == sub
+
+
+@pytest.mark.parametrize("sub", ["", " ", "\t", " \n "])
+def test_a_blank_subject_is_refused(signer, sub):
+    with pytest.raises(ValueError, match="non-blank"):
+        signer.create_token(sub)
 
 
 @fixture_settings
