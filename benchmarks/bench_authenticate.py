@@ -44,7 +44,8 @@ AWS_BENCH_ENV = {
 def dynalite_store() -> Iterator[UserRepository | None]:
     """A DynamoDB store on a fresh dynalite; None (and a note) without Node.js."""
     from tests.integration.dynalite import DynaliteMissing, run_dynalite
-    from wikibot_auth.adapters.dynamodb import (
+    from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
+from wikibot_auth.adapters.dynamodb import (
         DynamoDBUserRepository,
         make_dynamodb_client,
     )
@@ -61,8 +62,9 @@ def dynalite_store() -> Iterator[UserRepository | None]:
     }
     try:
         os.environ.update(AWS_BENCH_ENV, AWS_ENDPOINT_URL_DYNAMODB=endpoint)
-        store = DynamoDBUserRepository(make_dynamodb_client(), "bench-users")
-        store.create_table()
+        client = make_dynamodb_client()
+        DynamoDBTable(client, "bench-users").create()
+        store = DynamoDBUserRepository(client, "bench-users")
         yield store
     finally:
         for name, value in saved.items():

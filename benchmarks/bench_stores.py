@@ -32,6 +32,7 @@ from wikibot_auth.adapters.dynamodb import (
     DynamoDBUserRepository,
     make_dynamodb_client,
 )
+from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.domain.model import Identity
 
@@ -69,8 +70,9 @@ def main() -> None:
     with run_dynalite() as endpoint:
         os.environ.update(AWS_TEST_ENV)
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-        dynamo = DynamoDBUserRepository(make_dynamodb_client(), "bench-users")
-        dynamo.create_table()
+        client = make_dynamodb_client()
+        DynamoDBTable(client, "bench-users").create()
+        dynamo = DynamoDBUserRepository(client, "bench-users")
         rows.append(("dynalite (boto3)", measure(dynamo, args.logins, args.lookups)))
     print(f"{args.logins} logins, {args.lookups} lookups, one thread")
     print(
