@@ -44,11 +44,11 @@ AWS_BENCH_ENV = {
 def dynalite_store() -> Iterator[UserRepository | None]:
     """A DynamoDB store on a fresh dynalite; None (and a note) without Node.js."""
     from tests.integration.dynalite import DynaliteMissing, run_dynalite
-    from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
-from wikibot_auth.adapters.dynamodb import (
+    from wikibot_auth.adapters.dynamodb import (
         DynamoDBUserRepository,
         make_dynamodb_client,
     )
+    from wikibot_auth.adapters.dynamodb_table import DynamoDBTable
 
     try:
         server = run_dynalite()
