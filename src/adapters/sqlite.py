@@ -21,38 +21,27 @@ BUSY_TIMEOUT_S = 10.0
 # The columns of ``users`` by schema version, besides ``extra``: one per
 # attribute ``User`` knows, in its field order (a test holds the latest to
 # ``attrs.fields(User)``, so a new attribute cannot go without a new version).
+_V1_COLUMNS = (
+    "user_id",
+    "email",
+    "display_name",
+    "oauth_provider",
+    "oauth_provider_sub",
+    "workos_user_id",
+    "tier",
+    "disabled",
+    "created_at",
+    "updated_at",
+    "tokens_valid_after",
+)
 COLUMNS: dict[int, tuple[str, ...]] = {
-    1: (
-        "user_id",
-        "email",
-        "display_name",
-        "oauth_provider",
-        "oauth_provider_sub",
-        "workos_user_id",
-        "tier",
-        "disabled",
-        "created_at",
-        "updated_at",
-        "tokens_valid_after",
-    ),
-    2: (
-        "user_id",
-        "email",
-        "display_name",
-        "oauth_provider",
-        "oauth_provider_sub",
-        "workos_user_id",
-        "tier",
-        "disabled",
-        "created_at",
-        "updated_at",
-        "token_generation",
-        "tokens_valid_after",
-    ),
+    1: _V1_COLUMNS,
+    2: (*_V1_COLUMNS[:-1], "token_generation", _V1_COLUMNS[-1]),
 }
 
-# What brings a file of the version before to each version.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
+# What brings a file of the version before to each version (never edited once
+# released: a test builds an old file from them).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE IF NOT EXISTS users (
             user_id TEXT PRIMARY KEY NOT NULL,
@@ -79,7 +68,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The revocation counter (DESIGN "Users and identities").
     2: ("ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",),
 }
-SCHEMA_VERSION = max(_MIGRATIONS)
+SCHEMA_VERSION = max(MIGRATIONS)
 _COLUMNS = COLUMNS[SCHEMA_VERSION]
 
 
@@ -253,7 +242,7 @@ class SQLiteUserRepository:
                 # migrated meanwhile, and then nothing is left to do.
                 (version,) = db.execute("PRAGMA user_version").fetchone()
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _MIGRATIONS[step]:
+                    for statement in MIGRATIONS[step]:
                         db.execute(statement)
                 if version < SCHEMA_VERSION:
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

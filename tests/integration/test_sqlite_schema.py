@@ -15,7 +15,7 @@ from tests.conftest import workos_profile
 from tests.integration.store_helpers import SQLiteRaw, process_race
 from wikibot_auth.adapters import sqlite as sqlite_module
 from wikibot_auth.adapters.memory import FixedClock
-from wikibot_auth.adapters.sqlite import SQLiteUserRepository
+from wikibot_auth.adapters.sqlite import MIGRATIONS, SQLiteUserRepository
 from wikibot_auth.domain.errors import StoreUnavailable
 from wikibot_auth.domain.model import Identity, User
 
@@ -54,33 +54,6 @@ def test_a_new_file_has_exactly_the_latest_columns(tmp_path: Path) -> None:
     latest = sqlite_module.COLUMNS[sqlite_module.SCHEMA_VERSION]
     assert sorted(_columns(tmp_path / "users.db")) == sorted([*latest, "extra"])
 
-
-# Version 1 as wikibot-auth created it (frozen here: the module's copy may move on).
-V1_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY NOT NULL,
-    email TEXT NOT NULL DEFAULT '',
-    display_name TEXT NOT NULL DEFAULT '',
-    oauth_provider TEXT NOT NULL DEFAULT '',
-    oauth_provider_sub TEXT NOT NULL DEFAULT '',
-    workos_user_id TEXT,
-    tier TEXT,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL DEFAULT 0,
-    updated_at INTEGER NOT NULL DEFAULT 0,
-    tokens_valid_after INTEGER NOT NULL DEFAULT 0,
-    extra TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS identities (
-    provider TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    user_id TEXT NOT NULL REFERENCES users (user_id),
-    PRIMARY KEY (provider, subject)
-);
-CREATE INDEX IF NOT EXISTS identities_by_user ON identities (user_id);
-PRAGMA journal_mode = WAL;
-PRAGMA user_version = 1;
-"""
 
 V1_USERS = [
     # user_id, email, display_name, oauth_provider, oauth_provider_sub,
@@ -125,7 +98,9 @@ V1_IDENTITIES = [
 def _v1_file(path: Path) -> None:
     db = sqlite3.connect(path)
     try:
-        db.executescript(V1_SCHEMA)
+        for statement in MIGRATIONS[1]:  # version 1 as wikibot-auth created it
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 1")
         db.executemany(
             "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", V1_USERS
         )
