@@ -32,7 +32,7 @@ from pathlib import Path
 from benchmarks.bench_tokens import profile
 from benchmarks.harness import Bench
 from tests.integration.dynalite import free_port, stop
-from wikibot_auth.adapters.key_files import generate_private_key, private_key_pem
+from wikibot_auth.adapters.key_files import generate_private_key, write_private_key
 from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
@@ -177,7 +177,7 @@ def run() -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         key = generate_private_key()
-        (tmp / "private.pem").write_bytes(private_key_pem(key))
+        write_private_key(tmp / "private.pem", key)  # 0600: no warning
         clock = SystemClock()
         user = User.new("usr_bench", profile(), int(clock.now()))
         store = SQLiteUserRepository(str(tmp / "users.db"))
