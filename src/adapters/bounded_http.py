@@ -145,6 +145,20 @@ class _Job:
             return exc
 
 
+@attrs.frozen
+class RetryPolicy:
+    """How reads are retried: at most ``max_retries`` more attempts, waiting
+    ``backoff`` doubled each time (or the server's Retry-After), never more than
+    ``max_wait`` seconds at once."""
+
+    max_retries: int
+    initial_backoff: float
+    max_wait: float
+
+    def backoff(self, attempt: int) -> float:
+        return min(self.initial_backoff * 2.0**attempt, self.max_wait)
+
+
 class BoundedHttpClient:
     """One ``httpx.Client`` and ``max_workers`` threads, shared by the IdP
     adapters (a container ``Resource``: see ``open_bounded_http_client``).
@@ -172,11 +186,8 @@ class BoundedHttpClient:
         if not timeout > 0 or max_workers < 1:
             raise ValueError("timeout and max_workers must be positive")
         self._timeout = float(timeout)
-        self._max_retries = max_retries
-        self._backoff = backoff
-        self._max_retry_wait = max_retry_wait
-        self._sleep = sleep
-        self._now = now
+        self._retries = RetryPolicy(max_retries, backoff, max_retry_wait)
+        self._sleep, self._now = sleep, now
         self._closed = False
         self._client = httpx.Client(
             timeout=httpx.Timeout(self._timeout),
@@ -268,17 +279,19 @@ class BoundedHttpClient:
             try:
                 answer = self._attempt(send, name, deadline)
             except IdPUnavailable as exc:
-                failure, wait = exc, self._backoff_for(attempt)
+                failure, wait = exc, self._retries.backoff(attempt)
             else:
                 if not retry or answer.status not in RETRY_STATUSES:
                     return answer
-                if (answer.retry_after or 0) > self._max_retry_wait:
+                if (answer.retry_after or 0) > self._retries.max_wait:
                     return answer
                 failure = answer
-                wait = max(float(answer.retry_after or 0), self._backoff_for(attempt))
+                wait = max(
+                    float(answer.retry_after or 0), self._retries.backoff(attempt)
+                )
             if (
                 not retry
-                or attempt >= self._max_retries
+                or attempt >= self._retries.max_retries
                 or time.monotonic() + wait >= deadline
             ):
                 if isinstance(failure, HttpAnswer):
@@ -288,9 +301,6 @@ class BoundedHttpClient:
             logger.info("%s failed (%s); retrying", name, what)
             attempt += 1
             self._sleep(wait)
-
-    def _backoff_for(self, attempt: int) -> float:
-        return min(self._backoff * 2.0**attempt, self._max_retry_wait)
 
     def _attempt(
         self, send: Callable[[float], HttpAnswer], name: str, deadline: float

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+import attrs
 import jwt
 from jwt.algorithms import RSAAlgorithm
 from jwt.api_jws import PyJWS
@@ -148,6 +149,27 @@ def _generation_claim(payload: Mapping[str, Any]) -> int | None:
     return value
 
 
+@attrs.frozen
+class TimeRules:
+    """When a token is acceptable: ``exp``, ``nbf``, ``iat`` and the maximum
+    lifetime, each with the leeway, against the time it is now."""
+
+    leeway: int
+    max_token_ttl: int
+
+    def check(self, now: float, exp: float, iat: float, nbf: float | None) -> None:
+        """Raises TokenExpired, or InvalidToken (not yet valid, issued in the
+        future, lived too long)."""
+        if exp <= now - self.leeway:
+            raise TokenExpired()
+        if nbf is not None and nbf > now + self.leeway:
+            raise InvalidToken("token not yet valid (nbf)")
+        if iat > now + self.leeway:
+            raise InvalidToken("token issued in the future (iat)")
+        if exp - iat > self.max_token_ttl + self.leeway:
+            raise InvalidToken("token lifetime above the maximum")
+
+
 class RS256TokenSigner:
     """``TokenSigner`` for RS256 JWTs (PyJWT), issuer and audience pinned, with
     a bounded, thread-safe cache of verified tokens (``cache_size=0``: none)."""
@@ -170,11 +192,9 @@ class RS256TokenSigner:
             )
         self._key_ring = key_ring
         self._clock = clock
-        self._issuer = issuer
-        self._audience = audience
+        self._issuer, self._audience = issuer, audience  # pinned, both ways
         self._token_ttl = token_ttl
-        self._max_token_ttl = max_token_ttl
-        self._leeway = leeway
+        self._rules = TimeRules(leeway, max_token_ttl)
         self._jwt = jwt.PyJWT(
             options={
                 "verify_exp": False,
@@ -308,12 +328,4 @@ class RS256TokenSigner:
         return claims, (exp, iat, nbf)
 
     def _check_time_rules(self, exp: float, iat: float, nbf: float | None) -> None:
-        now = self._clock.now()
-        if exp <= now - self._leeway:
-            raise TokenExpired()
-        if nbf is not None and nbf > now + self._leeway:
-            raise InvalidToken("token not yet valid (nbf)")
-        if iat > now + self._leeway:
-            raise InvalidToken("token issued in the future (iat)")
-        if exp - iat > self._max_token_ttl + self._leeway:
-            raise InvalidToken("token lifetime above the maximum")
+        self._rules.check(self._clock.now(), exp, iat, nbf)

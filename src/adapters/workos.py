@@ -144,9 +144,17 @@ class WorkOSIdentityProvider:
                 "loopback host): the API key travels with every request"
             )
         self._redirect_uri = redirect_uri
-        self._provider = provider
-        self._connection_id = connection_id
-        self._organization_id = organization_id
+        # Which login WorkOS shows: a connection, else an organization, else a
+        # provider (AuthKit by default).
+        self._target = next(
+            (name, value)
+            for name, value in (
+                ("connection_id", connection_id),
+                ("organization_id", organization_id),
+                ("provider", provider),
+            )
+            if value
+        )
         self._budget = budget
 
     def __repr__(self) -> str:
@@ -168,12 +176,7 @@ class WorkOSIdentityProvider:
             "redirect_uri": redirect,
             "response_type": "code",
         }
-        if self._connection_id:
-            params["connection_id"] = self._connection_id
-        elif self._organization_id:
-            params["organization_id"] = self._organization_id
-        elif self._provider:
-            params["provider"] = self._provider
+        params[self._target[0]] = self._target[1]
         params.update(
             state=request.state,
             code_challenge=request.code_challenge,
