@@ -86,16 +86,14 @@ def is_safe_url(url: str) -> bool:
     """True for an https URL, or plain http to a loopback host: credentials
     travel with every request."""
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
         return True
     try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return False
+        loopback = False
+    return parts.scheme == "http" and loopback
 
 
 @attrs.frozen
@@ -110,11 +108,11 @@ class HttpAnswer:
 
 
 class _TooLarge(Exception):
-    pass
+    """The body is over ``MAX_BODY_BYTES``."""
 
 
 class _TooLate(Exception):
-    pass
+    """The deadline passed while the body trickled in."""
 
 
 class _Job:
@@ -147,9 +145,7 @@ class _Job:
 
 @attrs.frozen
 class RetryPolicy:
-    """How reads are retried: at most ``max_retries`` more attempts, waiting
-    ``backoff`` doubled each time (or the server's Retry-After), never more than
-    ``max_wait`` seconds at once."""
+    """Reads retried ``max_retries`` times, the wait doubling, at most ``max_wait``."""
 
     max_retries: int
     initial_backoff: float
@@ -228,9 +224,8 @@ class BoundedHttpClient:
         """The ``time.monotonic()`` deadline of one operation (all its
         requests, retries and waits): ``budget`` seconds from now, by default
         twice the timeout and at most ``MAX_BUDGET``."""
-        if budget is None:
-            budget = min(2.0 * self._timeout, MAX_BUDGET)
-        return time.monotonic() + budget
+        default = min(2.0 * self._timeout, MAX_BUDGET)
+        return time.monotonic() + (default if budget is None else budget)
 
     def request(
         self,
@@ -399,10 +394,7 @@ def open_bounded_http_client(
 ) -> Iterator[BoundedHttpClient]:
     """The shared client as a container ``Resource``: ``shutdown_resources()``
     cancels what is queued, lets the workers go and closes the connections."""
-    client = BoundedHttpClient(
+    with BoundedHttpClient(
         timeout=timeout, max_workers=max_workers, transport=transport
-    )
-    try:
+    ) as client:
         yield client
-    finally:
-        client.close()
