@@ -41,11 +41,6 @@ from wikibot_auth.entrypoints.containers import Container
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["asgi-transport", "uvicorn"])
 def server_kind(request) -> str:
     return request.param

@@ -29,11 +29,6 @@ from wikibot_auth.entrypoints.containers import Container, create_container
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def error_code(response: httpx.Response) -> str:
     code: str = response.json()["error"]
     return code
