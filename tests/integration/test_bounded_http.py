@@ -522,9 +522,9 @@ def test_retry_after_is_read_on_429_and_5xx_only(mock_http, status, retry_after)
 SECRETS = ("CLIENT_SECRET_X", "CODE_SECRET_X", "VERIFIER_SECRET_X", "eyJTOKEN")
 
 
-def chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException | None) -> list[BaseException]:
     seen: list[BaseException] = []
-    stack: list[BaseException | None] = [exc]
+    stack = [exc]
     while stack:
         item = stack.pop()
         if item is None or any(item is s for s in seen):
@@ -574,7 +574,7 @@ def test_no_secret_of_a_form_request_reaches_an_error_or_a_log(
             retry=True,
         )
     error = caught.value
-    assert chain(error) == [error]  # nothing chained: httpx errors hold the request
+    assert exception_chain(error) == [error]  # httpx errors hold the request
     text = f"{error!s} {error!r} {error.args!r} {vars(error)!r} {caplog.text}"
     for secret in SECRETS:
         assert secret not in text
