@@ -371,9 +371,9 @@ def scripted(*answers: httpx.Response | type[httpx.HTTPError]):
     return answer, calls
 
 
-def send(http: BoundedHttpClient, retry: bool) -> HttpAnswer:
+def send(http: BoundedHttpClient, retry: bool, **options: Any) -> HttpAnswer:
     return http.request(
-        "GET", "https://x.invalid/", service="T", route="t", retry=retry
+        "GET", "https://x.invalid/", service="T", route="t", retry=retry, **options
     )
 
 
@@ -438,14 +438,7 @@ def test_a_wait_that_does_not_fit_the_deadline_is_not_taken(mock_http):
         httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(200)
     )
     http = mock_http(answer, sleep=sleeps.append)
-    got = http.request(
-        "GET",
-        "https://x.invalid/",
-        service="T",
-        route="t",
-        retry=True,
-        deadline=time.monotonic() + 1.0,
-    )
+    got = send(http, True, deadline=time.monotonic() + 1.0)
     assert got.status == 503
     assert (len(calls), sleeps) == (1, [])
 
@@ -455,14 +448,7 @@ def test_backoff_doubles_and_retries_stop_at_the_maximum(mock_http):
     answer, calls = scripted(*[httpx.ConnectError] * 4)
     http = mock_http(answer, sleep=sleeps.append, max_retries=3, backoff=0.1)
     with pytest.raises(IdPUnavailable):
-        http.request(
-            "GET",
-            "https://x.invalid/",
-            service="T",
-            route="t",
-            retry=True,
-            deadline=time.monotonic() + 10,
-        )
+        send(http, True, deadline=time.monotonic() + 10)
     assert len(calls) == 4
     assert sleeps == [0.1, 0.2, 0.4]
 
