@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import pytest
 
 from tests.conftest import GOOGLE, workos_profile
+from tests.threads import run_together
 from wikibot_auth.adapters.memory import ScriptedIdentityProvider
 from wikibot_auth.domain.errors import (
     IdPUnavailable,
@@ -271,18 +271,12 @@ def test_concurrent_first_logins_of_one_identity_make_one_user(repo, signer, clo
         idp.script(
             f"c{i}", workos_profile(), code_challenge=code_challenge_s256(verifier)
         )
-    barrier = threading.Barrier(32)
     results: list[str] = []
 
     def run(i: int) -> None:
-        barrier.wait()
         results.append(exchange(f"c{i}", verifier).user.user_id)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(32, run)
     assert len(results) == 32
     assert len(set(results)) == 1
     assert repo.user_count() == 1
