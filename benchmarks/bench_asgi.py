@@ -116,6 +116,7 @@ def in_process(env: dict[str, str], token: str) -> None:
     import asyncio
 
     from benchmarks import asgi_apps
+    from tests.integration.web import get_scope
 
     saved = dict(os.environ)
     os.environ.update(env)
@@ -139,20 +140,7 @@ def in_process(env: dict[str, str], token: str) -> None:
             statuses.append(int(message["status"]))  # type: ignore[call-overload]
 
     def call(app: object, headers: list[tuple[bytes, bytes]]) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/ping",
-            "raw_path": b"/ping",
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 80),
-        }
+        scope = get_scope("/ping", headers, ("127.0.0.1", 80))
         loop.run_until_complete(app(scope, receive, send))  # type: ignore[operator]
         if statuses.pop() != 200:
             raise RuntimeError("the in-process request was not answered 200")

@@ -1,4 +1,5 @@
-"""Test data builders shared by the store tests: one ``User`` factory."""
+"""Test data builders shared by the store tests: one ``User`` factory, and the
+raw identity a ``User`` records."""
 
 from __future__ import annotations
 
@@ -23,3 +24,7 @@ def make_user(user_id: str = "usr_1", **changes: Any) -> User:
     }
     values.update(changes)
     return User(**values)
+
+
+def raw_identity(user: User) -> tuple[str, str]:
+    return (user.oauth_provider, user.oauth_provider_sub)

@@ -1,5 +1,6 @@
-"""Fixtures shared by the WorkOS tests: one stand-in server for the session,
-reset before each test, and MockTransport providers whose clients are closed."""
+"""Fixtures shared by the integration tests: the anyio backend of the ASGI
+tests, and for the WorkOS tests one stand-in server for the session, reset
+before each test, and MockTransport providers whose clients are closed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 
 MockProvider = Callable[..., WorkOSIdentityProvider]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")

@@ -41,11 +41,6 @@ from wikibot_auth.entrypoints.containers import Container
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["asgi-transport", "uvicorn"])
 def server_kind(request) -> str:
     return request.param
@@ -462,30 +457,32 @@ class SlowStore(InMemoryUserRepository):
         return super().get(user_id)
 
 
-async def test_a_slow_store_does_not_block_the_event_loop(tmp_path, private_key):
+@pytest.fixture
+async def slow_store(tmp_path, private_key) -> AsyncIterator[Any]:
+    """(client, store, token): a token logged in, then a store that is slow."""
     container = web_container(tmp_path, private_key)
     store = SlowStore()
     container.user_repository.override(providers.Object(store))
     async with client_for(create_app(container)) as client:
         token = (await log_in(client))["token"]
         store.slow = True
-        slow = asyncio.create_task(client.get("/me", headers=bearer(token)))
-        assert await asyncio.to_thread(store.entered.wait, 10)
-        other = await client.get("/healthz")  # completes while the store waits
-        assert other.status_code == 200
-        store.release.set()
-        assert (await slow).status_code == 200
+        yield client, store, token
 
 
-async def test_store_unavailable_is_503_with_retry_after(tmp_path, private_key):
-    container = web_container(tmp_path, private_key)
-    store = SlowStore()
-    container.user_repository.override(providers.Object(store))
-    async with client_for(create_app(container)) as client:
-        token = (await log_in(client))["token"]
-        store.slow = True
-        store.release.wait = lambda timeout=None: False  # type: ignore[method-assign]
-        response = await client.get("/me", headers=bearer(token))
+async def test_a_slow_store_does_not_block_the_event_loop(slow_store):
+    client, store, token = slow_store
+    slow = asyncio.create_task(client.get("/me", headers=bearer(token)))
+    assert await asyncio.to_thread(store.entered.wait, 10)
+    other = await client.get("/healthz")  # completes while the store waits
+    assert other.status_code == 200
+    store.release.set()
+    assert (await slow).status_code == 200
+
+
+async def test_store_unavailable_is_503_with_retry_after(slow_store):
+    client, store, token = slow_store
+    store.release.wait = lambda timeout=None: False  # type: ignore[method-assign]
+    response = await client.get("/me", headers=bearer(token))
     assert (response.status_code, response.json()["error"]) == (
         503,
         "store_unavailable",

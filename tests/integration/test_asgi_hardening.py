@@ -13,6 +13,7 @@ from dependency_injector import providers
 
 from tests.integration.web import (
     client_for,
+    get_scope,
     query_of,
     scripted_container,
     sign_in,
@@ -27,11 +28,6 @@ from wikibot_auth.entrypoints.asgi import AuthMiddleware, create_app
 from wikibot_auth.entrypoints.containers import Container, create_container
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def error_code(response: httpx.Response) -> str:
@@ -378,21 +374,7 @@ async def call_app(app: Any, server: tuple[str, int], host: bytes) -> int:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/auth/login",
-        "raw_path": b"/auth/login",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", host)],
-        "server": server,
-        "client": ("127.0.0.1", 50000),
-    }
-    await app(scope, receive, send)
+    await app(get_scope("/auth/login", [(b"host", host)], server), receive, send)
     return int(sent[0]["status"])
 
 

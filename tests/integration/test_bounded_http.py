@@ -371,9 +371,9 @@ def scripted(*answers: httpx.Response | type[httpx.HTTPError]):
     return answer, calls
 
 
-def send(http: BoundedHttpClient, retry: bool) -> HttpAnswer:
+def send(http: BoundedHttpClient, retry: bool, **options: Any) -> HttpAnswer:
     return http.request(
-        "GET", "https://x.invalid/", service="T", route="t", retry=retry
+        "GET", "https://x.invalid/", service="T", route="t", retry=retry, **options
     )
 
 
@@ -438,14 +438,7 @@ def test_a_wait_that_does_not_fit_the_deadline_is_not_taken(mock_http):
         httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(200)
     )
     http = mock_http(answer, sleep=sleeps.append)
-    got = http.request(
-        "GET",
-        "https://x.invalid/",
-        service="T",
-        route="t",
-        retry=True,
-        deadline=time.monotonic() + 1.0,
-    )
+    got = send(http, True, deadline=time.monotonic() + 1.0)
     assert got.status == 503
     assert (len(calls), sleeps) == (1, [])
 
@@ -455,14 +448,7 @@ def test_backoff_doubles_and_retries_stop_at_the_maximum(mock_http):
     answer, calls = scripted(*[httpx.ConnectError] * 4)
     http = mock_http(answer, sleep=sleeps.append, max_retries=3, backoff=0.1)
     with pytest.raises(IdPUnavailable):
-        http.request(
-            "GET",
-            "https://x.invalid/",
-            service="T",
-            route="t",
-            retry=True,
-            deadline=time.monotonic() + 10,
-        )
+        send(http, True, deadline=time.monotonic() + 10)
     assert len(calls) == 4
     assert sleeps == [0.1, 0.2, 0.4]
 
@@ -522,9 +508,9 @@ def test_retry_after_is_read_on_429_and_5xx_only(mock_http, status, retry_after)
 SECRETS = ("CLIENT_SECRET_X", "CODE_SECRET_X", "VERIFIER_SECRET_X", "eyJTOKEN")
 
 
-def chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException | None) -> list[BaseException]:
     seen: list[BaseException] = []
-    stack: list[BaseException | None] = [exc]
+    stack = [exc]
     while stack:
         item = stack.pop()
         if item is None or any(item is s for s in seen):
@@ -574,7 +560,7 @@ def test_no_secret_of_a_form_request_reaches_an_error_or_a_log(
             retry=True,
         )
     error = caught.value
-    assert chain(error) == [error]  # nothing chained: httpx errors hold the request
+    assert exception_chain(error) == [error]  # httpx errors hold the request
     text = f"{error!s} {error!r} {error.args!r} {vars(error)!r} {caplog.text}"
     for secret in SECRETS:
         assert secret not in text

@@ -8,6 +8,7 @@ import pytest
 from dependency_injector import providers
 
 from tests.conftest import workos_profile
+from tests.threads import run_together
 from wikibot_auth.adapters.memory import FixedClock, ScriptedIdentityProvider
 from wikibot_auth.domain.errors import NotConfigured
 from wikibot_auth.domain.model import AuthorizationRequest
@@ -154,22 +155,14 @@ def test_use_cases_run_with_overridden_providers(tmp_path):
 
 
 def test_concurrent_first_use_builds_each_singleton_once(tmp_path):
-    import threading
-
     container = create_container(env(tmp_path))
-    barrier = threading.Barrier(16)
     seen: list[tuple[int, int]] = []
 
-    def resolve() -> None:
-        barrier.wait()
+    def resolve(_: int) -> None:
         # The key ring is slow to build (a key is generated): a wide window.
         seen.append((id(container.key_ring()), id(container.user_repository())))
 
-    threads = [threading.Thread(target=resolve) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(16, resolve)
     assert len(seen) == 16
     assert len(set(seen)) == 1
 

@@ -27,24 +27,31 @@ from wikibot_auth.entrypoints.containers import create_container
 pytest_plugins = ["tests.integration.store_fixtures"]
 
 
-def test_a_validation_exception_is_an_internal_error_not_a_retryable_503(
-    aws_env: None,
-) -> None:
+def get_answered(code: str, status: int, raises: type[Exception]) -> Any:
+    """What ``get`` raises on table 'users-t' when DynamoDB answers ``code``
+    with ``status`` and a message that must not be logged."""
     client = make_dynamodb_client()
     repo = DynamoDBUserRepository(client, "users-t")
     with Stubber(client) as stubber:
         stubber.add_client_error(
             "get_item",
-            service_error_code="ValidationException",
+            service_error_code=code,
             service_message="secret=testing-secret-do-not-log",
-            http_status_code=400,
+            http_status_code=status,
         )
-        with pytest.raises(InternalError) as info:
+        with pytest.raises(raises) as info:
             repo.get("usr_1")
-    assert not isinstance(info.value, StoreUnavailable)
-    assert "'users-t'" in info.value.message
-    assert "ValidationException" in info.value.message
-    assert "testing" not in info.value.message
+    return info.value
+
+
+def test_a_validation_exception_is_an_internal_error_not_a_retryable_503(
+    aws_env: None,
+) -> None:
+    error = get_answered("ValidationException", 400, InternalError)
+    assert not isinstance(error, StoreUnavailable)
+    assert "'users-t'" in error.message
+    assert "ValidationException" in error.message
+    assert "testing" not in error.message
 
 
 # -- DynamoDB faults -> store_unavailable
@@ -62,25 +69,15 @@ def test_a_validation_exception_is_an_internal_error_not_a_retryable_503(
 def test_dynamodb_errors_become_store_unavailable(
     aws_env: None, code: str, status: int, words: str
 ) -> None:
-    client = make_dynamodb_client()
-    repo = DynamoDBUserRepository(client, "users-t")
-    with Stubber(client) as stubber:
-        stubber.add_client_error(
-            "get_item",
-            service_error_code=code,
-            service_message="secret=testing-secret-do-not-log",
-            http_status_code=status,
-        )
-        with pytest.raises(StoreUnavailable) as info:
-            repo.get("usr_1")
-    assert "'users-t'" in info.value.message
-    assert words in info.value.message
+    error = get_answered(code, status, StoreUnavailable)
+    assert "'users-t'" in error.message
+    assert words in error.message
     # The service's message stays out of ours (and so out of error bodies); the
     # library error is kept as the cause, for a traceback in the logs.
-    assert "testing" not in str(info.value)
-    assert all("testing" not in str(arg) for arg in info.value.args)
-    assert isinstance(info.value.__cause__, ClientError)
-    assert info.value.__cause__.response["Error"]["Code"] == code
+    assert "testing" not in str(error)
+    assert all("testing" not in str(arg) for arg in error.args)
+    assert isinstance(error.__cause__, ClientError)
+    assert error.__cause__.response["Error"]["Code"] == code
 
 
 def test_the_client_retries_standard_three_attempts_with_short_timeouts(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -58,12 +59,14 @@ class _CrashAfterPuts:
         return getattr(self._client, name)
 
 
-def _crash_login(backend: Backend, puts: int, **profile: Any) -> str:
-    crashing = DynamoDBUserRepository(
-        _CrashAfterPuts(backend.raw.client, puts), backend.repo.table
-    )
+def _crash(backend: Backend, write: Callable[[Any], object], puts: int = 1) -> None:
+    client = _CrashAfterPuts(backend.raw.client, puts)
     with pytest.raises(SystemExit):
-        login(crashing, workos_profile(**profile))
+        write(DynamoDBUserRepository(client, backend.repo.table))
+
+
+def _crash_login(backend: Backend, puts: int, **profile: Any) -> str:
+    _crash(backend, lambda repo: login(repo, workos_profile(**profile)), puts)
     assert backend.raw.user_count() == 0
     claim = backend.raw.identity_item(profile.get("identity", GOOGLE))
     assert claim is not None
@@ -104,10 +107,9 @@ def test_readers_completing_a_crashed_create_at_once_make_one_user_item(
 ) -> None:
     store, raw = dynamo_backend.repo, dynamo_backend.raw
     for r in range(10):
-        crashing = DynamoDBUserRepository(_CrashAfterPuts(raw.client, 1), store.table)
         identity = Identity("google", f"crash-{r}")
-        with pytest.raises(SystemExit):
-            login(crashing, workos_profile(workos_id=f"c_{r}", identity=identity))
+        profile = workos_profile(workos_id=f"c_{r}", identity=identity)
+        _crash(dynamo_backend, lambda repo, profile=profile: login(repo, profile))
         barrier = threading.Barrier(8)
 
         def read(_: int, identity: Identity = identity, barrier: Any = barrier) -> str:
@@ -140,9 +142,7 @@ def test_a_long_secondary_identity_is_claimed_by_the_completing_reader(
     dynamo_backend: Backend,
 ) -> None:
     store, raw = dynamo_backend.repo, dynamo_backend.raw
-    crashing = DynamoDBUserRepository(_CrashAfterPuts(raw.client, 1), store.table)
-    with pytest.raises(SystemExit):
-        crashing.create(make_user(), [GOOGLE, LONG])
+    _crash(dynamo_backend, lambda repo: repo.create(make_user(), [GOOGLE, LONG]))
     assert raw.identity_item(LONG) is None
     assert store.find_by_identity(GOOGLE).user_id == "usr_1"
     claim = raw.identity_item(LONG)
@@ -212,9 +212,7 @@ def test_a_raw_claim_yields_to_an_alias_only_user_created_meanwhile(
     store, raw = dynamo_backend.repo, dynamo_backend.raw
     # A login crashed after claiming the raw identity; meanwhile a login whose
     # identities call failed created an alias-only user.
-    crashing = DynamoDBUserRepository(_CrashAfterPuts(raw.client, 1), store.table)
-    with pytest.raises(SystemExit):
-        login(crashing, workos_profile())
+    _crash(dynamo_backend, lambda repo: login(repo, workos_profile()))
     alias_only = store.create(
         make_user(
             "usr_alias", oauth_provider="workos", oauth_provider_sub="user_01ABC"

@@ -16,7 +16,6 @@ from dependency_injector import providers
 
 from tests.integration.web import query_of, scripted_callback, web_env
 from wikibot_auth.adapters.memory import (
-    FixedClock,
     InMemoryUserRepository,
     ScriptedIdentityProvider,
 )
@@ -39,16 +38,6 @@ PROXY_KINDS = ["rest_proxy", "http_v2_proxy", "function_url"]
 def load(name: str, token: str = "") -> dict[str, Any]:
     text = (EVENTS / f"{name}.json").read_text()
     return json.loads(text.replace("{token}", token))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def idp() -> ScriptedIdentityProvider:
-    return ScriptedIdentityProvider()
 
 
 @pytest.fixture

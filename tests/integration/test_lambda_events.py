@@ -17,9 +17,7 @@ from hypothesis import strategies as st
 
 from tests.integration.test_lambda import (  # fixtures and helpers
     API,
-    clock,
     container,
-    idp,
     load,
     raises_unauthorized,
     token,
@@ -27,7 +25,7 @@ from tests.integration.test_lambda import (  # fixtures and helpers
 )
 from wikibot_auth.entrypoints.aws_lambda import AuthorizerFailure, authorizer, handler
 
-__all__ = ["clock", "container", "idp", "token", "user"]  # pytest fixtures, re-used
+__all__ = ["container", "token", "user"]  # pytest fixtures, re-used
 
 AUTHORIZER_EVENTS = [
     "rest_token_authorizer",

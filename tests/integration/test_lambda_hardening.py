@@ -16,9 +16,7 @@ from tests.integration.test_lambda import (  # fixtures and helpers
     API,
     PROXY_KINDS,
     LambdaClient,
-    clock,
     container,
-    idp,
     load,
     public_keys_file,
     raises_unauthorized,
@@ -28,7 +26,7 @@ from tests.integration.test_lambda import (  # fixtures and helpers
 from wikibot_auth.entrypoints import aws_lambda
 from wikibot_auth.entrypoints.aws_lambda import AuthorizerFailure, authorizer, handler
 
-__all__ = ["clock", "container", "idp", "token", "user"]  # pytest fixtures, re-used
+__all__ = ["container", "token", "user"]  # pytest fixtures, re-used
 
 
 @pytest.mark.parametrize("arn", ["garbage", "arn:aws:execute-api:us-east-1:1:abc", ""])

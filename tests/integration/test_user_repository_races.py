@@ -17,6 +17,7 @@ from tests.integration.store_helpers import Backend, login, process_race
 from wikibot_auth.domain.model import Identity
 
 pytest_plugins = ["tests.integration.store_fixtures"]
+pytestmark = pytest.mark.slow
 
 THREADS = 32
 THREAD_ROUNDS = 50
@@ -48,7 +49,6 @@ def _thread_race(backend: Backend, profile_for_round: Callable[[int], Any]) -> N
     assert backend.raw.user_count() == THREAD_ROUNDS
 
 
-@pytest.mark.slow
 def test_threads_racing_a_first_login_make_one_user(backend: Backend) -> None:
     _thread_race(
         backend,
@@ -58,7 +58,6 @@ def test_threads_racing_a_first_login_make_one_user(backend: Backend) -> None:
     )
 
 
-@pytest.mark.slow
 def test_threads_racing_to_link_a_raw_identity_make_one_user(
     backend: Backend,
 ) -> None:
@@ -77,7 +76,6 @@ def test_threads_racing_to_link_a_raw_identity_make_one_user(
         assert user.oauth_provider == "github"
 
 
-@pytest.mark.slow
 def test_mixed_race_alias_only_and_raw_logins_make_one_user(backend: Backend) -> None:
     """Half the logins lose the identities call (alias only), half do not."""
     store = backend.repo
@@ -106,7 +104,6 @@ def test_mixed_race_alias_only_and_raw_logins_make_one_user(backend: Backend) ->
     assert backend.raw.user_count() == THREAD_ROUNDS // 5
 
 
-@pytest.mark.slow
 def test_threads_racing_to_sign_out_all_count(backend: Backend) -> None:
     """DESIGN: two racing sign-outs both count. Each call returns the record
     its own increment made, so the generations seen are exactly 1..N."""
@@ -128,7 +125,6 @@ def test_threads_racing_to_sign_out_all_count(backend: Backend) -> None:
 # -- races: processes on the stores several processes share
 
 
-@pytest.mark.slow
 def test_processes_racing_a_first_login_make_one_user(
     process_backend: tuple[tuple[str, ...], Backend],
 ) -> None:
@@ -144,7 +140,6 @@ def test_processes_racing_a_first_login_make_one_user(
     assert backend.raw.user_count() == PROCESS_ROUNDS
 
 
-@pytest.mark.slow
 def test_processes_racing_to_link_a_raw_identity_make_one_user(
     process_backend: tuple[tuple[str, ...], Backend],
 ) -> None:
@@ -162,7 +157,6 @@ def test_processes_racing_to_link_a_raw_identity_make_one_user(
     assert backend.raw.user_count() == PROCESS_ROUNDS
 
 
-@pytest.mark.slow
 def test_processes_racing_to_sign_out_all_count(
     process_backend: tuple[tuple[str, ...], Backend],
 ) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.integration.test_bounded_http import exception_chain
 from tests.integration.workos_standin import (
     API_KEY,
     CLIENT_ID,
@@ -700,18 +701,6 @@ SECRETS_IN_FIXTURES = (
     "yAjhKk123NLIjdrBdGZPf8pLIDvK",
     "YQyCkYfuVw2mI3tzSrk2C1Y7S",
 )
-
-
-def exception_chain(exc: BaseException | None) -> list[BaseException]:
-    seen: list[BaseException] = []
-    stack = [exc]
-    while stack:
-        item = stack.pop()
-        if item is None or any(item is s for s in seen):
-            continue
-        seen.append(item)
-        stack += [item.__cause__, item.__context__]
-    return seen
 
 
 def assert_no_secret(exc: BaseException, secrets: tuple[str, ...]) -> None:

@@ -99,6 +99,29 @@ async def log_in(
     return body
 
 
+def get_scope(
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    server: tuple[str, int] = ("127.0.0.1", 8000),
+) -> dict[str, Any]:
+    """The ASGI scope of a GET of ``path`` as a server bound to ``server`` would
+    pass it on (from a loopback client)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "server": server,
+        "client": ("127.0.0.1", 50000),
+    }
+
+
 def client_for(app: Any, base: str = BASE) -> httpx.AsyncClient:
     """An httpx client that sends its requests to ``app`` in-process."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)

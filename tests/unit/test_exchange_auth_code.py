@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import pytest
 
 from tests.conftest import GOOGLE, workos_profile
+from tests.factories import raw_identity
+from tests.threads import run_together
 from wikibot_auth.adapters.memory import ScriptedIdentityProvider
 from wikibot_auth.domain.errors import (
     IdPUnavailable,
@@ -23,10 +24,7 @@ def test_first_login_creates_a_user_with_the_raw_identity(login, repo):
     result = login(workos_profile())
     assert result.created
     record = result.user.record
-    assert (record.oauth_provider, record.oauth_provider_sub) == (
-        "google",
-        "1234567890",
-    )
+    assert raw_identity(record) == ("google", "1234567890")
     assert record.workos_user_id == "user_01ABC"
     assert repo.find_by_identity(Identity("google", "1234567890")) == record
     assert repo.find_by_identity(Identity.workos("user_01ABC")) == record
@@ -69,10 +67,7 @@ def test_unchanged_profile_writes_nothing(login, repo):
 
 def test_user_without_oauth_identity_gets_the_workos_alias(login):
     record = login(workos_profile(identity=None)).user.record
-    assert (record.oauth_provider, record.oauth_provider_sub) == (
-        "workos",
-        "user_01ABC",
-    )
+    assert raw_identity(record) == ("workos", "user_01ABC")
 
 
 def test_failed_identity_lookup_resolves_the_same_user_with_a_warning(login, caplog):
@@ -92,32 +87,20 @@ def test_a_raw_identity_is_ignored_when_the_lookup_is_reported_failed(login, rep
         identity_lookup_failed=True,
     )
     record = login(profile).user.record
-    assert (record.oauth_provider, record.oauth_provider_sub) == (
-        "workos",
-        "user_01ABC",
-    )
+    assert raw_identity(record) == ("workos", "user_01ABC")
     assert repo.find_by_identity(Identity("google", "1234567890")) is None
 
 
 def test_failed_identity_lookup_on_first_login_records_the_workos_alias(login):
     record = login(workos_profile(identity_lookup_failed=True)).user.record
-    assert (record.oauth_provider, record.oauth_provider_sub) == (
-        "workos",
-        "user_01ABC",
-    )
+    assert raw_identity(record) == ("workos", "user_01ABC")
 
 
 def test_alias_only_user_gains_its_raw_identity_later(login, repo):
     first = login(workos_profile(identity_lookup_failed=True))
     second = login(workos_profile())
     assert second.user.user_id == first.user.user_id
-    assert (
-        second.user.record.oauth_provider,
-        second.user.record.oauth_provider_sub,
-    ) == (
-        "google",
-        "1234567890",
-    )
+    assert raw_identity(second.user.record) == ("google", "1234567890")
     assert (
         repo.find_by_identity(Identity("google", "1234567890")).user_id
         == first.user.user_id
@@ -188,7 +171,7 @@ def test_a_link_whose_user_update_was_lost_is_finished_by_the_next_login(login, 
     again = login(profile)
     assert again.user.user_id == first.user.user_id
     record = again.user.record
-    assert (record.oauth_provider, record.oauth_provider_sub) == ("github", "7")
+    assert raw_identity(record) == ("github", "7")
 
 
 def test_alias_held_by_another_user_is_logged_and_the_raw_identity_wins(
@@ -240,10 +223,7 @@ def test_local_identity_is_the_lowercased_email(login):
         alias=Identity.local(" Ada@Example.com"), email="ada@example.com"
     )
     record = login(profile).user.record
-    assert (record.oauth_provider, record.oauth_provider_sub) == (
-        "local",
-        "ada@example.com",
-    )
+    assert raw_identity(record) == ("local", "ada@example.com")
     assert record.workos_user_id is None
 
 
@@ -271,18 +251,12 @@ def test_concurrent_first_logins_of_one_identity_make_one_user(repo, signer, clo
         idp.script(
             f"c{i}", workos_profile(), code_challenge=code_challenge_s256(verifier)
         )
-    barrier = threading.Barrier(32)
     results: list[str] = []
 
     def run(i: int) -> None:
-        barrier.wait()
         results.append(exchange(f"c{i}", verifier).user.user_id)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(32, run)
     assert len(results) == 32
     assert len(set(results)) == 1
     assert repo.user_count() == 1
