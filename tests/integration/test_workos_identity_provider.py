@@ -28,14 +28,13 @@ from tests.integration.workos_standin import (
 )
 from wikibot_auth.adapters.bounded_http import MAX_BODY_BYTES, BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider, choose_identity
+from wikibot_auth.domain import errors
 from wikibot_auth.domain.errors import (
-    AuthError,
     IdPError,
     IdPUnavailable,
     InvalidRequest,
     LoginFailed,
     LoginStepRequired,
-    NotConfigured,
 )
 from wikibot_auth.domain.model import AuthorizationRequest, Identity, LoginCallback
 from wikibot_auth.domain.pkce import new_code_verifier
@@ -416,7 +415,7 @@ def test_any_hostile_identities_answer_is_a_failed_lookup(mock_provider, answer)
 def test_any_hostile_code_exchange_answer_is_a_domain_error(
     mock_provider, answer, error
 ):
-    with pytest.raises(AuthError) as caught:
+    with pytest.raises(errors.AuthError) as caught:
         mock_provider(routed(auth=answer)).exchange_code(any_code())
     assert type(caught.value) is error
 
@@ -640,7 +639,7 @@ def test_connection_id_replaces_the_provider(http):
 
 def test_authorization_url_without_a_redirect_uri_is_not_configured(http):
     idp = WorkOSIdentityProvider(http, api_key=API_KEY, client_id=CLIENT_ID)
-    with pytest.raises(NotConfigured):
+    with pytest.raises(errors.NotConfigured):
         idp.authorization_url(AuthorizationRequest(state="s", code_challenge="c"))
 
 
@@ -649,7 +648,7 @@ def test_authorization_url_without_a_redirect_uri_is_not_configured(http):
     ["http://api.workos.com", "ftp://api.workos.com", "https://", "workos.com"],
 )
 def test_the_api_key_only_travels_over_https_or_to_loopback(http, base_url):
-    with pytest.raises(NotConfigured, match="WORKOS_BASE_URL"):
+    with pytest.raises(errors.NotConfigured, match="WORKOS_BASE_URL"):
         WorkOSIdentityProvider(
             http, api_key=API_KEY, client_id=CLIENT_ID, base_url=base_url
         )
@@ -761,7 +760,7 @@ def test_no_secret_reaches_the_logs_or_the_error(
     secrets = (API_KEY, "sk_test_WRONG_SECRET", code, verifier, *SECRETS_IN_FIXTURES)
     try:
         idp.exchange_code(LoginCallback(code, verifier))
-    except AuthError as exc:
+    except errors.AuthError as exc:
         assert_no_secret(exc, secrets)
     for secret in secrets:
         assert secret not in caplog.text
@@ -804,7 +803,7 @@ TOKENS_BODY = (
 )
 def test_raised_errors_carry_no_secret_in_their_chain(mock_provider, answer):
     verifier = new_code_verifier()
-    with pytest.raises(AuthError) as caught:
+    with pytest.raises(errors.AuthError) as caught:
         mock_provider(answer).exchange_code(LoginCallback("CODE_SECRET", verifier))
     assert_no_secret(
         caught.value,
