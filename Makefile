@@ -30,8 +30,8 @@ $(VENV)/.stamp-install: pyproject.toml setup.py $(SRC_LIST)
 venv: $(VENV)/.stamp-install
 
 lint: venv
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests $(wildcard benchmarks examples)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks examples)
 
 typecheck: venv
 	$(BIN)/mypy src

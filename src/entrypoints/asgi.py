@@ -172,55 +172,82 @@ class AuthMiddleware:
 
     async def _user(self, scope: Scope) -> AuthenticatedUser | None:
         try:
-            # The common case first: exactly one Authorization header (ASGI
-            # servers lower-case header names), without decoding every header.
-            authorization = [
-                value
-                for name, value in scope.get("headers", ())
-                if name.lower() == b"authorization"
-            ]
-            if len(authorization) == 1:
-                return await self.authenticate.acall(authorization[0].decode("latin-1"))
-            credentials = self._other_credentials(scope)
-            if credentials.cookie_token is not None:
-                return await self.authenticate.atoken(credentials.cookie_token)
-            return await self.authenticate.acall(credentials.header)
+            return await authenticate_scope(
+                scope,
+                self.authenticate,
+                cookie_auth=self.cookie_auth,
+                allowed_origin=self.allowed_origin,
+            )
         except MissingToken:
             if self._is_required(scope):
                 raise
             return None
 
-    def _other_credentials(self, scope: Scope) -> Credentials:
-        headers = scope_headers(scope)
-        allowed: frozenset[str] = frozenset()
-        if self.allowed_origin is not None:
-            allowed = frozenset({self.allowed_origin})
-        elif self.cookie_auth:
-            allowed = request_origins(scope, headers)
-        credentials = read_credentials(
-            headers,
-            method=scope.get("method", "GET") if scope["type"] == "http" else None,
-            cookie_auth=self.cookie_auth,
-            allowed_origins=allowed,
-            token_cookie=self._token_cookie(scope, headers),
-        )
-        if credentials is None:
-            raise MissingToken()
-        return credentials
 
-    def _token_cookie(self, scope: Scope, headers: Headers) -> str:
-        """``__Host-wikibot_auth_token`` unless the origin (``allowed_origin``,
-        else the request's scheme and Host) is plain http on a loopback host."""
-        origin = self.allowed_origin
-        if origin is None:
-            hosts = headers.get("host", [])
-            scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-            origin = f"{scheme}://{hosts[0]}" if len(hosts) == 1 else "https://"
-        try:
-            secure = is_secure_origin(origin)
-        except ValueError:  # a malformed Host: the strict name
-            secure = True
-        return cookie_name(TOKEN_COOKIE, secure=secure)
+async def authenticate_scope(
+    scope: Scope,
+    authenticate: Authenticate,
+    *,
+    cookie_auth: bool = True,
+    allowed_origin: str | None = None,
+) -> AuthenticatedUser:
+    """The user of an http/websocket scope, by ``AuthMiddleware``'s credentials
+    rule (``allowed_origin`` as ``origin_of`` writes it; None: the request's own
+    origins). The FastAPI dependencies use it when the middleware did not run.
+
+    Raises:
+        MissingToken: the request carries no credentials.
+        CsrfRejected, InvalidRequest: and whatever ``authenticate`` raises.
+    """
+    # The common case first: exactly one Authorization header (ASGI
+    # servers lower-case header names), without decoding every header.
+    authorization = [
+        value
+        for name, value in scope.get("headers", ())
+        if name.lower() == b"authorization"
+    ]
+    if len(authorization) == 1:
+        return await authenticate.acall(authorization[0].decode("latin-1"))
+    credentials = _other_credentials(scope, cookie_auth, allowed_origin)
+    if credentials.cookie_token is not None:
+        return await authenticate.atoken(credentials.cookie_token)
+    return await authenticate.acall(credentials.header)
+
+
+def _other_credentials(
+    scope: Scope, cookie_auth: bool, allowed_origin: str | None
+) -> Credentials:
+    headers = scope_headers(scope)
+    allowed: frozenset[str] = frozenset()
+    if allowed_origin is not None:
+        allowed = frozenset({allowed_origin})
+    elif cookie_auth:
+        allowed = request_origins(scope, headers)
+    credentials = read_credentials(
+        headers,
+        method=scope.get("method", "GET") if scope["type"] == "http" else None,
+        cookie_auth=cookie_auth,
+        allowed_origins=allowed,
+        token_cookie=_token_cookie(scope, headers, allowed_origin),
+    )
+    if credentials is None:
+        raise MissingToken()
+    return credentials
+
+
+def _token_cookie(scope: Scope, headers: Headers, allowed_origin: str | None) -> str:
+    """``__Host-wikibot_auth_token`` unless the origin (``allowed_origin``,
+    else the request's scheme and Host) is plain http on a loopback host."""
+    origin = allowed_origin
+    if origin is None:
+        hosts = headers.get("host", [])
+        scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        origin = f"{scheme}://{hosts[0]}" if len(hosts) == 1 else "https://"
+    try:
+        secure = is_secure_origin(origin)
+    except ValueError:  # a malformed Host: the strict name
+        secure = True
+    return cookie_name(TOKEN_COOKIE, secure=secure)
 
 
 def create_app(container: Container | None = None) -> Any:
