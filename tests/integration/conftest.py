@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from tests.integration.github_standin import GitHubStandIn
 from tests.integration.oidc_peer import OIDCPeer, oidc_provider_or_skip
 from tests.integration.oidc_standin import OIDCStandIn
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
@@ -22,6 +23,18 @@ MockProvider = Callable[..., WorkOSIdentityProvider]
 def standin_server() -> Iterator[WorkOSStandIn]:
     with WorkOSStandIn.running() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def github_standin_server() -> Iterator[GitHubStandIn]:
+    with GitHubStandIn.running() as server:
+        yield server
+
+
+@pytest.fixture
+def github_standin(github_standin_server: GitHubStandIn) -> GitHubStandIn:
+    github_standin_server.reset()
+    return github_standin_server
 
 
 @pytest.fixture(scope="session")
