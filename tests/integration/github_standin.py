@@ -34,6 +34,8 @@ FIXTURES = Path(__file__).parent / "github_fixtures"
 CLIENT_ID = "Iv1.8a61f9b3a7aba766"
 CLIENT_SECRET = "1234567890abcdef1234567890abcdef12345678"
 REDIRECT = "https://wiki.example/auth/callback/github"
+# The OAuth app's registered callbacks; a lone provider keeps the bare one.
+REDIRECTS = (REDIRECT, "https://wiki.example/auth/callback")
 FAILURE_MODES = ("500", "rate_limited", "secondary", "reset", "malformed")
 
 
@@ -188,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self._exchange_answer(fixture("error_incorrect_client_credentials"))
             return
-        if form.get("redirect_uri", REDIRECT) != REDIRECT:
+        if form.get("redirect_uri", REDIRECT) not in REDIRECTS:
             self._exchange_answer(fixture("error_redirect_uri_mismatch"))
             return
         with self.standin.lock:

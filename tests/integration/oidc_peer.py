@@ -37,6 +37,8 @@ PACKAGE = ROOT / "node_modules" / "oidc-provider" / "package.json"
 VERSION = "9.13.3"
 START_TIMEOUT_S = 20.0
 REDIRECT = "https://wiki.example/auth/callback/peer"
+# A lone provider keeps the bare callback (the IdP contract uses it).
+BARE_REDIRECT = "https://wiki.example/auth/callback"
 ALICE = "108872335"  # her Google subject, as WorkOS recorded it
 UNVERIFIED = "248289761001"
 SECRETS = {
@@ -61,7 +63,7 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
 def _client(client_id: str, method: str, **extra: Any) -> dict[str, Any]:
     client = {
         "client_id": client_id,
-        "redirect_uris": [REDIRECT],
+        "redirect_uris": [REDIRECT, BARE_REDIRECT],
         "token_endpoint_auth_method": method,
         **extra,
     }
@@ -91,7 +93,7 @@ class OIDCPeer:
     def authorize(self, url: str, account: str = ALICE) -> dict[str, str]:
         """Follow ``url`` (our adapter's authorization URL) through the login
         page (as ``account``) and the consent page; return the query of the
-        redirect to ``REDIRECT``: ``code``, ``state``, ``iss``."""
+        redirect to our callback: ``code``, ``state``, ``iss``."""
         if not url.startswith(self.issuer + "/"):
             raise AssertionError(f"not this peer's authorize URL: {url}")
         with httpx.Client(timeout=5.0) as browser:
@@ -99,7 +101,7 @@ class OIDCPeer:
             for _ in range(12):
                 if answer.is_redirect:
                     target = urljoin(str(answer.url), answer.headers["location"])
-                    if target.startswith(REDIRECT + "?"):
+                    if target.startswith((REDIRECT + "?", BARE_REDIRECT + "?")):
                         query = parse_qs(urlsplit(target).query)
                         return {key: values[0] for key, values in query.items()}
                     answer = browser.get(target)
