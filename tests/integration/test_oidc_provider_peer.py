@@ -6,8 +6,10 @@ with Google, found again when she signs in with Google directly."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import attrs
 import pytest
@@ -15,9 +17,12 @@ import pytest
 from tests.integration.oidc_peer import (
     ALICE,
     REDIRECT,
+    ROOT,
     SECRETS,
     UNVERIFIED,
+    VERSION,
     OIDCPeer,
+    oidc_provider_or_skip,
 )
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn, s256
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
@@ -179,3 +184,22 @@ def test_alice_from_workos_is_the_same_user_through_google_directly(
     assert (record.oauth_provider, record.oauth_provider_sub) == ("google", ALICE)
     assert record.display_name == "Alice Liddell"  # synced from the new provider
     assert record.workos_user_id == first.user.record.workos_user_id
+
+
+def test_the_peer_is_pinned_exactly():
+    package = json.loads((ROOT / "package.json").read_text())
+    assert package["devDependencies"]["oidc-provider"] == VERSION
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
+def test_a_missing_peer_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str, outcome: str
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
+    missing = tmp_path / "package.json"
+    with (
+        pytest.raises(expected, match="npm ci"),
+        oidc_provider_or_skip(tmp_path, missing),
+    ):
+        pass  # pragma: no cover - never entered
