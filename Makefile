@@ -61,7 +61,8 @@ clean:
 	rm -rf $(VENV) .bench-venv node_modules build *.egg-info src/*.egg-info \
 	  .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-# dynalite (a DynamoDB-compatible server for the user store tests), pinned in
+# dynalite (a DynamoDB-compatible server for the user store tests) and
+# oidc-provider (the OpenID peer of the OIDC adapter tests), pinned in
 # package-lock.json; reinstalled only when the lock file is newer than the install.
 test: node_modules/.package-lock.json
 
@@ -69,7 +70,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm ci --no-audit --no-fund --loglevel=error; \
 	elif [ "$$CI" = "true" ]; then \
-	  echo "npm is required under CI=true (dynalite)" >&2; exit 1; \
+	  echo "npm is required under CI=true (dynalite, oidc-provider)" >&2; exit 1; \
 	else \
-	  echo "npm not found: the dynalite tests will be skipped" >&2; \
+	  echo "npm not found: the dynalite and oidc-provider tests will be skipped" >&2; \
 	fi

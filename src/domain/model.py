@@ -131,7 +131,9 @@ class IdentityProfile:
     """What an identity provider tells us about the person who just logged in.
 
     ``alias`` is the provider-scoped account (``("workos", <WorkOS user id>)``);
-    ``identity`` is the raw upstream identity when the provider named one.
+    ``identity`` is the raw upstream identity when the provider named one. A
+    provider without aliases (local, OpenID Connect, GitHub) gives its identity
+    as ``alias`` and no ``identity``.
     ``identity_lookup_failed`` is true when asking for the raw identity FAILED,
     as opposed to answering that there is none.
     """

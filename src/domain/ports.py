@@ -61,19 +61,30 @@ class IdentityProvider(Protocol):
         """Where to send the browser to log in (PKCE S256).
 
         Raises:
-            InvalidRequest: a hint the provider cannot take.
+            InvalidRequest: a hint the provider cannot take (or, for OpenID
+                Connect, no ``nonce``).
             NotConfigured: no redirect URI is known.
+            IdPError, IdPUnavailable: a provider whose endpoints are read
+                from its discovery document could not be asked.
         """
         ...
 
     def exchange_code(self, callback: LoginCallback) -> IdentityProfile:
         """Trade a single-use authorization code for the person's profile.
 
+        A direct provider (OpenID Connect, GitHub) has no alias: its profile's
+        ``alias`` is its identity ``(<provider name>, <subject>)`` and
+        ``identity`` is None, so the login resolves by that identity alone.
+
         Raises:
-            LoginFailed: the code is expired, reused or does not match the verifier.
+            InvalidCallback: the callback is not this provider's answer to
+                this login (RFC 9207 ``iss``), or it kept no ``nonce``.
+            LoginFailed: the code is expired, reused or does not match the
+                verifier, or was issued to another login (``nonce``).
             LoginStepRequired: the provider needs another step first.
             IdPError: the provider answered with an error or nonsense.
             IdPUnavailable: the provider could not be reached in time.
+            NotConfigured: we cannot talk to it as configured.
         """
         ...
 

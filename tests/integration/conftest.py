@@ -1,6 +1,7 @@
 """Fixtures shared by the integration tests: the anyio backend of the ASGI
-tests, and for the WorkOS tests one stand-in server for the session, reset
-before each test, and MockTransport providers whose clients are closed."""
+tests; for the IdP tests the WorkOS, OpenID and GitHub stand-in servers (one
+each for the session, reset before each test), oidc-provider as the real
+OpenID peer, and MockTransport providers whose clients are closed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from tests.integration.github_standin import GitHubStandIn
+from tests.integration.oidc_peer import OIDCPeer, oidc_provider_or_skip
+from tests.integration.oidc_standin import OIDCStandIn
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
@@ -25,6 +29,37 @@ def anyio_backend() -> str:
 def standin_server() -> Iterator[WorkOSStandIn]:
     with WorkOSStandIn.running() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def github_standin_server() -> Iterator[GitHubStandIn]:
+    with GitHubStandIn.running() as server:
+        yield server
+
+
+@pytest.fixture
+def github_standin(github_standin_server: GitHubStandIn) -> GitHubStandIn:
+    github_standin_server.reset()
+    return github_standin_server
+
+
+@pytest.fixture(scope="session")
+def oidc_standin_server() -> Iterator[OIDCStandIn]:
+    with OIDCStandIn.running() as server:
+        yield server
+
+
+@pytest.fixture
+def oidc_standin(oidc_standin_server: OIDCStandIn) -> OIDCStandIn:
+    oidc_standin_server.reset()
+    return oidc_standin_server
+
+
+@pytest.fixture(scope="session")
+def oidc_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OIDCPeer]:
+    """panva's oidc-provider for the session (see ``oidc_peer.py``)."""
+    with oidc_provider_or_skip(tmp_path_factory.mktemp("oidc-provider")) as peer:
+        yield peer
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """One contract for the ``IdentityProvider`` port, run against every adapter:
-the scripted in-memory provider, the local provider and WorkOS (over HTTP to the
-stand-in), so the fakes cannot drift from the real thing."""
+the scripted in-memory provider, the local provider, WorkOS and GitHub (over
+HTTP to their stand-ins) and OpenID Connect (over HTTP to oidc-provider, a
+certified provider), so the fakes cannot drift from the real thing."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import attrs
 import pytest
 
 from tests.conftest import workos_profile
+from tests.integration import github_standin, oidc_peer
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
+from wikibot_auth.adapters.github import GitHubIdentityProvider
 from wikibot_auth.adapters.local_idp import LocalIdentityProvider
 from wikibot_auth.adapters.memory import FixedClock, ScriptedIdentityProvider
+from wikibot_auth.adapters.oidc import OIDCIdentityProvider, OIDCProviderConfig
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 from wikibot_auth.domain.errors import LoginFailed
 from wikibot_auth.domain.model import (
@@ -28,12 +32,15 @@ from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
 from wikibot_auth.domain.ports import IdentityProvider
 
 REDIRECT = "https://wiki.example/auth/callback"
+NONCE = "contract-nonce-4f1d2c"
 
 
 @attrs.define
 class Harness:
     provider: IdentityProvider
     issue_code: Callable[[str], str]  # code challenge -> a fresh code
+    iss: str | None = None  # what the provider's callbacks carry (RFC 9207)
+    hint: str = "login_hint"  # the authorize parameter a login hint becomes
 
 
 def scripted() -> Harness:
@@ -52,12 +59,46 @@ def local() -> Harness:
     return Harness(idp, lambda c: idp.issue_code(" Ada@Example.com ", "Ada", c))
 
 
-@pytest.fixture(params=["scripted", "local", "workos"])
+def oidc(http: BoundedHttpClient, peer: oidc_peer.OIDCPeer) -> Harness:
+    client = "wikibot-basic"
+    config = OIDCProviderConfig(
+        "google", peer.issuer, client, oidc_peer.SECRETS[client], redirect_uri=REDIRECT
+    )
+    idp = OIDCIdentityProvider(http, config)
+
+    def issue(challenge: str) -> str:
+        request = AuthorizationRequest("st", challenge, REDIRECT, nonce=NONCE)
+        return peer.authorize(idp.authorization_url(request))["code"]
+
+    return Harness(idp, issue, iss=peer.issuer)
+
+
+def github(http: BoundedHttpClient, server: github_standin.GitHubStandIn) -> Harness:
+    idp = GitHubIdentityProvider(
+        http,
+        client_id=github_standin.CLIENT_ID,
+        client_secret=github_standin.CLIENT_SECRET,
+        base_url=server.url,
+        api_url=server.url,
+        redirect_uri=REDIRECT,
+    )
+    return Harness(idp, server.issue_code, hint="login")
+
+
+@pytest.fixture(params=["scripted", "local", "workos", "oidc", "github"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "scripted":
         yield scripted()
     elif request.param == "local":
         yield local()
+    elif request.param == "oidc":
+        peer = request.getfixturevalue("oidc_peer")
+        with BoundedHttpClient(timeout=3.0) as client:
+            yield oidc(client, peer)
+    elif request.param == "github":
+        server = request.getfixturevalue("github_standin")
+        with BoundedHttpClient(timeout=2.0) as client:
+            yield github(client, server)
     else:
         server: WorkOSStandIn = request.getfixturevalue("standin_server")
         server.reset()
@@ -75,7 +116,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
 def start(harness: Harness) -> LoginCallback:
     verifier = new_code_verifier()
     code = harness.issue_code(code_challenge_s256(verifier))
-    return LoginCallback(code, verifier, redirect_uri=REDIRECT)
+    return LoginCallback(code, verifier, REDIRECT, nonce=NONCE, iss=harness.iss)
 
 
 def test_a_code_exchanges_to_a_profile(harness):
@@ -104,7 +145,9 @@ def test_a_wrong_verifier_is_a_failed_login(harness):
 def test_an_unknown_code_is_a_failed_login(harness):
     with pytest.raises(LoginFailed):
         harness.provider.exchange_code(
-            LoginCallback("no-such-code", new_code_verifier())
+            LoginCallback(
+                "no-such-code", new_code_verifier(), REDIRECT, NONCE, harness.iss
+            )
         )
 
 
@@ -118,7 +161,7 @@ def test_the_same_person_gets_the_same_alias_each_time(harness):
 def test_the_authorization_url_carries_state_and_the_s256_challenge(harness):
     challenge = code_challenge_s256(new_code_verifier())
     url = harness.provider.authorization_url(
-        AuthorizationRequest("state-123", challenge, redirect_uri=REDIRECT)
+        AuthorizationRequest("state-123", challenge, REDIRECT, nonce=NONCE)
     )
     params = parse_qs(urlsplit(url).query)
     assert params["state"] == ["state-123"]
@@ -129,14 +172,14 @@ def test_the_authorization_url_carries_state_and_the_s256_challenge(harness):
 
 def test_user_supplied_values_cannot_add_parameters(harness):
     plain = harness.provider.authorization_url(
-        AuthorizationRequest("s", "c", redirect_uri=REDIRECT, login_hint="a@b.c")
+        AuthorizationRequest("s", "c", REDIRECT, nonce=NONCE, login_hint="a@b.c")
     )
     hint = "a@b.c&state=evil&code_challenge=evil#frag"
     url = harness.provider.authorization_url(
-        AuthorizationRequest("s", "c", redirect_uri=REDIRECT, login_hint=hint)
+        AuthorizationRequest("s", "c", REDIRECT, nonce=NONCE, login_hint=hint)
     )
     params = parse_qs(urlsplit(url).query)
     assert params.keys() == parse_qs(urlsplit(plain).query).keys()
-    assert params["login_hint"] == [hint]
+    assert params[harness.hint] == [hint]
     assert (params["state"], params["code_challenge"]) == (["s"], ["c"])
     assert urlsplit(url).fragment == ""

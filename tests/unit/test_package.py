@@ -59,6 +59,10 @@ ADAPTER_HELPERS = {
     "key_files",
     "key_ring",
     "lru",
+    "oauth_client",
+    "oidc_config",
+    "oidc_discovery",
+    "oidc_id_token",
     "sqlite_connections",
 }
 

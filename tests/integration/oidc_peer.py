@@ -1,0 +1,204 @@
+"""panva's oidc-provider (npm ``oidc-provider``, pinned in package.json; OpenID
+certified) as the real OpenID peer of the OIDC adapter: started from
+``oidc_provider.mjs`` on 127.0.0.1 on a free port, stopped by its own pid.
+
+Its clients (one per token endpoint auth method, and one per ID-token
+algorithm) and accounts (``sub`` chosen here) are this module's; a login is
+driven over HTTP through its development interaction pages (login, then
+consent), as a browser would, up to the redirect to our callback. Under
+``CI=true`` a missing Node.js or package is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import attrs
+import httpx
+import pytest
+
+from tests.integration.dynalite import free_port, stop
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
+PACKAGE = ROOT / "node_modules" / "oidc-provider" / "package.json"
+VERSION = "9.13.3"
+START_TIMEOUT_S = 20.0
+REDIRECT = "https://wiki.example/auth/callback/peer"
+# A lone provider keeps the bare callback (the IdP contract uses it).
+BARE_REDIRECT = "https://wiki.example/auth/callback"
+ALICE = "108872335"  # her Google subject, as WorkOS recorded it
+UNVERIFIED = "248289761001"
+SECRETS = {
+    "wikibot-basic": "basic-secret-3f9c1a7e5b2d4c6e8a0b1c2d",
+    "wikibot-post": "post-secret-7a1b2c3d4e5f60718293a4b5",
+}
+ACCOUNTS: dict[str, dict[str, Any]] = {
+    ALICE: {
+        "email": "alice@example.com",
+        "email_verified": True,
+        "name": "Alice Liddell",
+    },
+    UNVERIFIED: {
+        "email": "mallory@example.com",
+        "email_verified": False,
+        "given_name": "Mal",
+        "family_name": "Lory",
+    },
+}
+
+
+def _client(client_id: str, method: str, **extra: Any) -> dict[str, Any]:
+    client = {
+        "client_id": client_id,
+        "redirect_uris": [REDIRECT, BARE_REDIRECT],
+        "token_endpoint_auth_method": method,
+        **extra,
+    }
+    if client_id in SECRETS:
+        client["client_secret"] = SECRETS[client_id]
+    return client
+
+
+CLIENTS = [
+    _client("wikibot-basic", "client_secret_basic"),
+    _client("wikibot-post", "client_secret_post", id_token_signed_response_alg="ES256"),
+    _client("wikibot-public", "none", id_token_signed_response_alg="EdDSA"),
+    _client("wikibot-ps256", "none", id_token_signed_response_alg="PS256"),
+]
+
+
+class PeerMissing(RuntimeError):
+    pass
+
+
+@attrs.frozen
+class OIDCPeer:
+    """A running oidc-provider: its issuer, and a login driver."""
+
+    issuer: str
+
+    def authorize(self, url: str, account: str = ALICE) -> dict[str, str]:
+        """Follow ``url`` (our adapter's authorization URL) through the login
+        page (as ``account``) and the consent page; return the query of the
+        redirect to our callback: ``code``, ``state``, ``iss``."""
+        if not url.startswith(self.issuer + "/"):
+            raise AssertionError(f"not this peer's authorize URL: {url}")
+        with httpx.Client(timeout=5.0) as browser:
+            answer = browser.get(url)
+            for _ in range(12):
+                if answer.is_redirect:
+                    target = urljoin(str(answer.url), answer.headers["location"])
+                    if target.startswith((REDIRECT + "?", BARE_REDIRECT + "?")):
+                        query = parse_qs(urlsplit(target).query)
+                        return {key: values[0] for key, values in query.items()}
+                    answer = browser.get(target)
+                    continue
+                answer = browser.post(
+                    urljoin(str(answer.url), _form_action(answer.text)),
+                    data=_form_fields(answer.text, account),
+                )
+        raise AssertionError("the interaction did not end at our callback")
+
+
+def _form_action(page: str) -> str:
+    match = re.search(r'<form[^>]* action="([^"]+)"', page)
+    if match is None:
+        raise AssertionError(f"no form on the interaction page: {page[:300]}")
+    return match.group(1)
+
+
+def _form_fields(page: str, account: str) -> dict[str, str]:
+    match = re.search(r'name="prompt" value="([a-z]+)"', page)
+    if match is None:
+        raise AssertionError("the interaction page names no prompt")
+    prompt = match.group(1)
+    if prompt == "login":  # the development page takes any login and password
+        return {"prompt": prompt, "login": account, "password": "anything"}
+    return {"prompt": prompt}
+
+
+def _answers(issuer: str) -> bool:
+    url = issuer + "/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as answer:  # noqa: S310
+            return bool(answer.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def run_oidc_provider(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
+    """Start oidc-provider with ``CLIENTS`` and ``ACCOUNTS``; stop it on exit.
+
+    Raises:
+        PeerMissing: Node.js or the pinned package is not there (``npm ci``).
+    """
+    node = shutil.which("node")
+    if node is None:
+        raise PeerMissing("Node.js is not installed (oidc-provider needs it)")
+    if not package.exists():
+        raise PeerMissing(f"{package} is missing: run `npm ci` at the repo root")
+    installed = json.loads(package.read_text(encoding="utf-8")).get("version")
+    if installed != VERSION:
+        raise PeerMissing(f"oidc-provider {installed} installed, {VERSION} pinned")
+    setup = tmp / "oidc-provider-setup.json"
+    setup.write_text(json.dumps({"clients": CLIENTS, "accounts": ACCOUNTS}))
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [node, str(SCRIPT), str(port), str(setup)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers(issuer):
+            if process.poll() is not None:
+                stderr = process.stderr.read() if process.stderr else b""
+                raise RuntimeError(
+                    f"oidc-provider exited with {process.returncode}: "
+                    f"{stderr.decode(errors='replace')[-800:]}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"oidc-provider did not answer in {START_TIMEOUT_S}s"
+                )
+            time.sleep(0.05)
+        yield OIDCPeer(issuer)
+    finally:
+        stop(process)
+        if process.stderr:
+            process.stderr.close()
+
+
+@contextlib.contextmanager
+def oidc_provider_or_skip(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
+    """``run_oidc_provider`` for a fixture: skip when it is missing, except
+    under ``CI=true`` where that fails the run."""
+    try:
+        server = run_oidc_provider(tmp, package)
+        peer = server.__enter__()
+    except PeerMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"oidc-provider is required under CI=true: {exc}", pytrace=False
+            )
+        pytest.skip(f"oidc-provider not available: {exc}")
+    try:
+        yield peer
+    finally:
+        server.__exit__(None, None, None)
