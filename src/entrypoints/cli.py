@@ -31,7 +31,13 @@ MAX_STDIN_TOKEN = 1 << 20
 # Codes whose message (never a secret: the errors' contract) follows on a second
 # line: what is down or misconfigured, and where. A rejected token says no more.
 EXPLAINED = frozenset(
-    {"not_configured", "store_unavailable", "idp_unavailable", "idp_error"}
+    {
+        "not_configured",
+        "store_unavailable",
+        "idp_unavailable",
+        "idp_error",
+        "signer_unavailable",
+    }
 )
 
 
