@@ -147,7 +147,7 @@ def test_the_templates_authorizer_environment_builds_and_authenticates(
     repo = container.user_repository()
     aws_lambda.configure(None)
     try:
-        built = aws_lambda.get_container()
+        built = aws_lambda.get_authorizer_container()
         built.user_repository.override(providers.Object(repo))
         built.clock.override(providers.Object(container.clock()))
         answer = authorizer(load("http_v2_authorizer", token), None)
