@@ -74,6 +74,7 @@ def test_clean_removes_every_generated_directory(project):
         "build",
         "node_modules/dynalite",
         ".bench-venv/bin",
+        ".moto-venv/bin",
         "wikibot_auth.egg-info",
         "src/wikibot_auth.egg-info",
         ".ruff_cache/0.15",
