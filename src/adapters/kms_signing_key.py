@@ -8,6 +8,10 @@ signature is then a KMS ``Sign`` on that ARN (``RSASSA_PKCS1_V1_5_SHA_256``,
 ``MessageType=RAW``), so an alias moved later never signs under this process's
 ``kid``: switching keys takes a new process.
 
+botocore logs request and response bodies at DEBUG: for KMS ``Sign`` those
+hold the signing input and the signature (a whole token, or the login cookie's
+secret), so this module redacts them in botocore's records.
+
 KMS faults become domain errors (DESIGN "Keys"): throttling, ``KeyUnavailable``,
 ``DependencyTimeout``, ``KMSInternal``, any 5xx and connection failures are
 ``SignerUnavailable``; ``AccessDenied``, ``Disabled``, ``KMSInvalidState``,
@@ -73,6 +77,33 @@ _CONFIGURATION_FAULTS = (
 # A JWS signing input is base64url segments joined by dots: a label with any
 # other byte can never be one, so its signature is never in a token.
 _SIGNING_INPUT = re.compile(rb"[A-Za-z0-9_.\-]*")
+
+
+class _RedactKMSSign(logging.Filter):
+    """Replaces the bodies of KMS ``Sign`` calls in botocore's DEBUG records
+    (``botocore.endpoint``: the request; ``botocore.parsers``: the answer)."""
+
+    @staticmethod
+    def _secret(value: object, operation: object) -> bool:
+        if getattr(operation, "name", None) == "Sign" and isinstance(value, dict):
+            return True
+        return isinstance(value, bytes | bytearray) and (
+            b'"Signature"' in value and b'"SigningAlgorithm"' in value
+        )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args:
+            record.args = tuple(
+                "<redacted: KMS Sign>" if self._secret(value, args[0]) else value
+                for value in args
+            )
+        return True
+
+
+_REDACT = _RedactKMSSign()
+for _name in ("botocore.endpoint", "botocore.parsers"):
+    logging.getLogger(_name).addFilter(_REDACT)  # a set: added once
 
 
 def _translate(exc: Exception, operation: str, key_id: str) -> Exception:

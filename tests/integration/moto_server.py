@@ -101,7 +101,9 @@ def moto_server_or_skip(binary: Path = MOTO_SERVER) -> Iterator[str]:
         endpoint = server.__enter__()
     except MotoServerMissing as exc:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"moto's server is required under CI=true: {exc}", pytrace=False)
+            pytest.fail(
+                f"moto's server is required under CI=true: {exc}", pytrace=False
+            )
         pytest.skip(f"moto's server not available: {exc}")
     try:
         yield endpoint
