@@ -34,8 +34,10 @@ def make_dynamodb_client(
     connect_timeout: float = CONNECT_TIMEOUT,
     read_timeout: float = READ_TIMEOUT,
     max_attempts: int = MAX_ATTEMPTS,
+    session: Any = None,
 ) -> Any:
-    """The process's one DynamoDB client (the container keeps it as a Singleton).
+    """The process's one DynamoDB client (the container keeps it as a Singleton,
+    made from the process's one boto3 ``session``).
 
     Region and endpoint come from boto3's own configuration
     (``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...). Timeouts: connect
@@ -52,6 +54,7 @@ def make_dynamodb_client(
         read_timeout=read_timeout,
         max_attempts=max_attempts,
         purpose="the DynamoDB user store",
+        session=session,
     )
 
 

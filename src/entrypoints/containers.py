@@ -97,15 +97,20 @@ def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
     return WorkOSIdentityProvider(**kwargs)
 
 
-def _dynamodb_client(runtime: str) -> Any:
+def _aws_session() -> Any:
+    from ..adapters.aws_clients import new_session
+
+    return new_session()
+
+
+def _dynamodb_client(runtime: str, session: Any) -> Any:
     """The process's one DynamoDB client; in Lambda with the tighter budget
     that fits the authorizer's 5 s (see ``LAMBDA_*`` in adapters/aws_clients.py)."""
-    if runtime == "lambda":
-        return make_dynamodb_client(**lambda_budget())
-    return make_dynamodb_client()
+    budget = lambda_budget() if runtime == "lambda" else {}
+    return make_dynamodb_client(session=session, **budget)
 
 
-def _kms_client(runtime: str) -> Any:
+def _kms_client(runtime: str, session: Any) -> Any:
     """The process's one KMS client: the same settings as DynamoDB's, the
     Lambda budget included."""
     from ..adapters.aws_clients import make_aws_client
@@ -113,6 +118,7 @@ def _kms_client(runtime: str) -> Any:
     return make_aws_client(
         "kms",
         purpose="the KMS signing key (WIKIBOT_AUTH_KMS_KEY_ID)",
+        session=session,
         **(lambda_budget() if runtime == "lambda" else {}),
     )
 
@@ -148,9 +154,12 @@ class Container(containers.DeclarativeContainer):
     # adapters
     clock: providers.Provider[Clock] = providers.ThreadSafeSingleton(SystemClock)
 
+    # One boto3 session per process: its clients share what botocore loads.
+    aws_session: providers.Provider[Any] = providers.ThreadSafeSingleton(_aws_session)
+
     # One KMS client per process, built only when a KMS key is configured.
     kms_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
-        _kms_client, config.runtime
+        _kms_client, config.runtime, aws_session
     )
 
     # The KMS key, resolved (GetPublicKey) once per process and pinned by ARN.
@@ -186,7 +195,7 @@ class Container(containers.DeclarativeContainer):
 
     # One boto3 client per process; built only when the DynamoDB store is used.
     dynamodb_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
-        _dynamodb_client, config.runtime
+        _dynamodb_client, config.runtime, aws_session
     )
 
     dynamodb_user_repository: providers.Provider[DynamoDBUserRepository] = (
