@@ -87,9 +87,20 @@ def test_no_private_key_is_a_parameter_and_kms_signs_by_default():
     login_env = template["Resources"]["LoginFunction"]["Properties"]["Environment"][
         "Variables"
     ]
-    # Exactly one of the two, never both (the settings refuse both).
+    # Exactly one of the two, never both (the settings refuse both); the key
+    # by ARN, so a rotation's new ARN gives the functions new instances.
     assert login_env["WIKIBOT_AUTH_KMS_KEY_ID"] == {
-        "Fn::If": ["UseKms", {"Ref": "SigningKeyAlias"}, {"Ref": "AWS::NoValue"}]
+        "Fn::If": [
+            "UseKms",
+            {
+                "Fn::If": [
+                    "HasSigningKeyArn",
+                    {"Ref": "SigningKeyArn"},
+                    {"Fn::GetAtt": ["SigningKey", "Arn"]},
+                ]
+            },
+            {"Ref": "AWS::NoValue"},
+        ]
     }
     assert login_env["WIKIBOT_AUTH_PRIVATE_KEY_FILE"] == {
         "Fn::If": ["UseKms", {"Ref": "AWS::NoValue"}, {"Ref": "SigningKeyFile"}]
@@ -101,7 +112,9 @@ def test_the_signing_key_is_rsa_2048_for_signing_only():
     key = resources["SigningKey"]["Properties"]
     assert (key["KeySpec"], key["KeyUsage"]) == ("RSA_2048", "SIGN_VERIFY")
     alias = resources["SigningKeyAlias"]["Properties"]
-    assert alias["TargetKeyId"] == {"Ref": "SigningKey"}
+    assert alias["TargetKeyId"] == {
+        "Fn::If": ["HasSigningKeyArn", {"Ref": "SigningKeyArn"}, {"Ref": "SigningKey"}]
+    }
 
 
 def _statements(node: Any) -> Iterator[dict[str, Any]]:

@@ -139,7 +139,7 @@ def test_the_templates_authorizer_environment_builds_and_authenticates(
     plain = {
         "WIKIBOT_AUTH_USER_STORE": "memory://",  # !Sub of the table
         "WIKIBOT_AUTH_PUBLIC_KEYS_FILE": str(keys),  # !If on a parameter
-        "WIKIBOT_AUTH_KMS_KEY_ID": "alias/wikibot-auth-signing",  # !If, the alias
+        "WIKIBOT_AUTH_KMS_KEY_ID": "arn:aws:kms:us-east-1:1:key/never-called",  # !If
         "WIKIBOT_AUTH_ISSUER": "wikibot.io",
         "WIKIBOT_AUTH_AUDIENCE": "wikibot.io",
     }
