@@ -58,7 +58,7 @@ bench: venv node_modules/.package-lock.json
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .bench-venv node_modules build *.egg-info src/*.egg-info \
+	rm -rf $(VENV) .bench-venv $(MOTO_VENV) node_modules build *.egg-info src/*.egg-info \
 	  .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # dynalite (a DynamoDB-compatible server for the user store tests) and
@@ -74,3 +74,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 	else \
 	  echo "npm not found: the dynalite and oidc-provider tests will be skipped" >&2; \
 	fi
+
+# moto's standalone server (the KMS tests over real HTTP), in its own virtualenv:
+# moto[server] brings pydantic-settings, which dependency-injector imports
+# whenever it is installed, so it stays out of .venv. Reinstalled only when this
+# Makefile changes; without it the server tests skip, except under CI=true.
+MOTO_VENV := .moto-venv
+MOTO_SERVER_SPEC := moto[server]>=5.1,<6
+test bench: $(MOTO_VENV)/.stamp
+
+$(MOTO_VENV)/.stamp: Makefile
+	test -x $(MOTO_VENV)/bin/python || $(PYTHON) -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip --disable-pip-version-check -q install "$(MOTO_SERVER_SPEC)"
+	touch $@

@@ -71,7 +71,7 @@ OURS = (
     + """\
 import wikibot_auth.entrypoints.aws_lambda as aws_lambda
 marks = {"import": (time.perf_counter() - _t0) * 1000}
-authenticate = aws_lambda.get_container().authenticate()
+authenticate = aws_lambda.get_authorizer_container().authenticate()
 marks["build"] = (time.perf_counter() - _t0) * 1000
 try:
     aws_lambda.authorizer(

@@ -7,9 +7,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..domain.errors import InternalError, NotConfigured, StoreUnavailable, UnknownUser
+from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
 from ..domain.model import MAX_GENERATION, Identity, User, link_changes
 from ..domain.ports import Clock
+from .aws_clients import (
+    CONNECT_TIMEOUT,
+    MAX_ATTEMPTS,
+    READ_TIMEOUT,
+    make_aws_client,
+)
 from .dynamodb_table import (
     CONDITION_FAILED,
     error_code,
@@ -21,17 +27,6 @@ from .dynamodb_table import (
     user_key,
 )
 
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 3.0
-MAX_ATTEMPTS = 3
-# The Lambda budget (README "Deployment"): a store call that never gets an
-# answer gives up after 2 x (1 s connect + 1 s read) + at most 25 ms of
-# botocore's standard-mode backoff for a non-throttling error = 4.03 s, inside
-# the authorizer's 5 s budget. A throttled first attempt waits at most 1 s.
-LAMBDA_CONNECT_TIMEOUT = 1.0
-LAMBDA_READ_TIMEOUT = 1.0
-LAMBDA_MAX_ATTEMPTS = 2
-
 T = TypeVar("T")
 
 
@@ -39,32 +34,28 @@ def make_dynamodb_client(
     connect_timeout: float = CONNECT_TIMEOUT,
     read_timeout: float = READ_TIMEOUT,
     max_attempts: int = MAX_ATTEMPTS,
+    session: Any = None,
 ) -> Any:
-    """The process's one DynamoDB client (the container keeps it as a Singleton).
+    """The process's one DynamoDB client (the container keeps it as a Singleton,
+    made from the process's one boto3 ``session``).
 
     Region and endpoint come from boto3's own configuration
     (``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...). Timeouts: connect
     2 s, read 3 s; botocore ``standard`` retries, at most 3 attempts. The Lambda
-    entrypoint passes the tighter ``LAMBDA_*`` budget.
+    entrypoint passes the tighter ``LAMBDA_*`` budget (adapters/aws_clients.py,
+    shared with the KMS client).
 
     Raises:
         NotConfigured: boto3 has no region.
     """
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import NoRegionError
-
-    config = Config(
+    return make_aws_client(
+        "dynamodb",
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        max_attempts=max_attempts,
+        purpose="the DynamoDB user store",
+        session=session,
     )
-    try:
-        return boto3.session.Session().client("dynamodb", config=config)
-    except NoRegionError as exc:
-        raise NotConfigured(
-            "the DynamoDB user store needs a region: set AWS_DEFAULT_REGION"
-        ) from exc
 
 
 class _ConditionFailed(Exception):

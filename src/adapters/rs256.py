@@ -19,7 +19,7 @@ import binascii
 import math
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import attrs
@@ -122,6 +122,10 @@ class _KeyRingJWS(PyJWS):
         )
 
 
+def _random_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
 def _time_claim(payload: Mapping[str, Any], name: str) -> float | None:
     value = payload.get(name)
     if value is None:
@@ -172,7 +176,8 @@ class TimeRules:
 
 class RS256TokenSigner:
     """``TokenSigner`` for RS256 JWTs (PyJWT), issuer and audience pinned, with
-    a bounded, thread-safe cache of verified tokens (``cache_size=0``: none)."""
+    a bounded, thread-safe cache of verified tokens (``cache_size=0``: none).
+    ``new_jti`` makes each token's ``jti`` (random by default; tests fix it)."""
 
     def __init__(
         self,
@@ -185,6 +190,7 @@ class RS256TokenSigner:
         max_token_ttl: int = 86400,
         leeway: int = 30,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        new_jti: Callable[[], str] = _random_jti,
     ) -> None:
         if token_ttl <= 0 or token_ttl > max_token_ttl:
             raise NotConfigured(
@@ -195,6 +201,7 @@ class RS256TokenSigner:
         self._issuer, self._audience = issuer, audience  # pinned, both ways
         self._token_ttl = token_ttl
         self._rules = TimeRules(leeway, max_token_ttl)
+        self._new_jti = new_jti
         self._jwt = jwt.PyJWT(
             options={
                 "verify_exp": False,
@@ -254,7 +261,7 @@ class RS256TokenSigner:
             "sub": subject,
             "iat": issued_at,
             "exp": issued_at + self._token_ttl,
-            "jti": secrets.token_urlsafe(16),
+            "jti": self._new_jti(),
             "gen": generation,
         }
         return self._encoder.encode(

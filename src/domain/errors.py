@@ -21,7 +21,8 @@ token, an authorization code, a verifier, a key or a secret.
     ├── DependencyError           a service we depend on is down or misbehaving
     │   ├── IdPError              idp_error
     │   ├── IdPUnavailable        idp_unavailable   (retry_after)
-    │   └── StoreUnavailable      store_unavailable (retry_after)
+    │   ├── StoreUnavailable      store_unavailable (retry_after)
+    │   └── SignerUnavailable     signer_unavailable (retry_after)
     ├── NotConfigured             not_configured: we are misconfigured
     └── InternalError             internal_error
 
@@ -140,6 +141,14 @@ class IdPUnavailable(DependencyError):
 class StoreUnavailable(DependencyError):
     code = "store_unavailable"
     default_message = "the user store is unavailable"
+
+
+class SignerUnavailable(DependencyError):
+    """The key service (AWS KMS) throttled, timed out or failed: no token can
+    be signed now."""
+
+    code = "signer_unavailable"
+    default_message = "the key service is unavailable"
 
 
 class NotConfigured(AuthError):

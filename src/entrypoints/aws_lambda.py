@@ -1,8 +1,10 @@
 """AWS Lambda: ``authorizer(event, context)`` and ``handler(event, context)``.
 
 The container is built once per cold start, on first use (importing this module
-is cheap). The authorizer needs public keys only: ``WIKIBOT_AUTH_PUBLIC_KEYS_FILE``
-alone is enough, and it imports neither the routes, Starlette's app nor Mangum.
+is cheap). The authorizer's container is verify-only: its key ring holds public
+keys and never signs (``WIKIBOT_AUTH_PUBLIC_KEYS_FILE`` when given, else the
+public half of the configured key: one KMS ``GetPublicKey`` per cold start,
+never ``Sign``), and it imports neither the routes, Starlette's app nor Mangum.
 ``handler`` runs the same routes as ``asgi.create_app()`` through Mangum for REST
 v1 proxy, HTTP API (payload 1.0 and 2.0) and Function URL events.
 """
@@ -40,6 +42,7 @@ logger = logging.getLogger("wikibot_auth")
 Event = Mapping[str, Any]
 
 _container: Container | None = None
+_authorizer_container: Container | None = None
 _http_handler: Callable[[Event, Any], dict[str, Any]] | None = None
 _loop: asyncio.AbstractEventLoop | None = None
 
@@ -50,10 +53,10 @@ class AuthorizerFailure(Exception):
 
 
 def configure(container: Container | None = None) -> None:
-    """Use ``container`` from now on (tests); None rebuilds from the environment
-    on next use."""
-    global _container, _http_handler, _loop
-    _container = container
+    """Use ``container`` from now on for both functions (tests); None rebuilds
+    each from the environment on next use."""
+    global _container, _authorizer_container, _http_handler, _loop
+    _container = _authorizer_container = container
     _http_handler = None
     if _loop is not None:
         _loop.close()
@@ -62,12 +65,21 @@ def configure(container: Container | None = None) -> None:
 
 
 def get_container() -> Container:
-    """The container of this cold start (``runtime`` is ``lambda``: the tighter
-    store budget, and a verify-only key ring from the public keys file)."""
+    """The handler's container of this cold start (``runtime`` is ``lambda``:
+    the tighter budget of the DynamoDB and KMS clients)."""
     global _container
     if _container is None:
         _container = create_container(runtime="lambda")
     return _container
+
+
+def get_authorizer_container() -> Container:
+    """The authorizer's container of this cold start: as the handler's, with
+    a verify-only key ring (``verify_only``)."""
+    global _authorizer_container
+    if _authorizer_container is None:
+        _authorizer_container = create_container(runtime="lambda", verify_only=True)
+    return _authorizer_container
 
 
 # --- the authorizer ----------------------------------------------------------
@@ -80,7 +92,7 @@ def _credentials(request: AuthorizerRequest) -> Credentials | None:
     for one request would otherwise be reused for another."""
     if request.kind == TOKEN:
         return Credentials(header=request.token)
-    config = get_container().config
+    config = get_authorizer_container().config
     redirect_uri = config.redirect_uri()
     return read_credentials(
         request.headers,
@@ -98,7 +110,7 @@ def _credentials(request: AuthorizerRequest) -> Credentials | None:
 def _authenticate(request: AuthorizerRequest) -> AuthenticatedUser:
     """The caller; a refusal of a valid token's user carries the token's
     ``sub`` as the error's ``subject`` (the Deny's principalId)."""
-    authenticate = get_container().authenticate()
+    authenticate = get_authorizer_container().authenticate()
     credentials = _credentials(request)
     if credentials is None:
         raise MissingToken()
@@ -151,7 +163,7 @@ def authorizer(event: Event, context: Any) -> dict[str, Any]:
             raise
         simple = (
             request.kind == HTTP_V2_AUTHORIZER
-            and get_container().config.authorizer_response() == "simple"
+            and get_authorizer_container().config.authorizer_response() == "simple"
         )
         resource = request.arn.stage_resource
         user = _authenticate(request)

@@ -14,13 +14,13 @@ import logging
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
-from ..adapters.key_files import generate_private_key, thumbprint, write_private_key
 from ..domain.errors import AuthError, UnknownUser
 from ..domain.model import User
 from .asgi import create_app
+from .cli_keys import add_key_commands
+from .cli_usage import Parser, UsageError
 from .containers import Container, container_for, create_container
 from .settings import Settings
 from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
@@ -31,23 +31,18 @@ MAX_STDIN_TOKEN = 1 << 20
 # Codes whose message (never a secret: the errors' contract) follows on a second
 # line: what is down or misconfigured, and where. A rejected token says no more.
 EXPLAINED = frozenset(
-    {"not_configured", "store_unavailable", "idp_unavailable", "idp_error"}
+    {
+        "not_configured",
+        "store_unavailable",
+        "idp_unavailable",
+        "idp_error",
+        "signer_unavailable",
+    }
 )
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would sys.exit(2)
-        if message.startswith("unrecognized arguments"):
-            message = "unrecognized arguments"  # never echo them: one may be a token
-        raise _UsageError(f"{self.prog}: {message}")
-
-
-def _token_options() -> _Parser:
-    common = _Parser(add_help=False)
+def _token_options() -> Parser:
+    common = Parser(add_help=False)
     common.add_argument("--issuer", help="token iss (default: $WIKIBOT_AUTH_ISSUER)")
     common.add_argument(
         "--audience", help="token aud (default: $WIKIBOT_AUTH_AUDIENCE)"
@@ -57,23 +52,11 @@ def _token_options() -> _Parser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="wikibot-auth", description="wikibot.io authentication core")
-    commands = parser.add_subparsers(
-        dest="command", required=True, parser_class=_Parser
-    )
+    parser = Parser(prog="wikibot-auth", description="wikibot.io authentication core")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     common = _token_options()
 
-    keygen = commands.add_parser(
-        "keygen", help="generate an RSA signing key (PEM, 0600)"
-    )
-    keygen.add_argument(
-        "--out", required=True, type=Path, help="where to write the PEM"
-    )
-    keygen.add_argument("--bits", type=int, choices=(2048, 3072, 4096), default=2048)
-    keygen.add_argument(
-        "--force", action="store_true", help="overwrite an existing file"
-    )
-    keygen.set_defaults(run=_keygen)
+    add_key_commands(commands)
 
     token = commands.add_parser("token", help="mint or verify platform tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -112,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "users", help="inspect and manage users in the configured store"
     )
     user_commands = users.add_subparsers(
-        dest="users_command", required=True, parser_class=_Parser
+        dest="users_command", required=True, parser_class=Parser
     )
     for name, run, text in (
         ("show", _users_show, "print the stored record as JSON"),
@@ -148,40 +131,21 @@ def _container(args: argparse.Namespace, **overrides: Any) -> Container:
     )
 
 
-def _keygen(args: argparse.Namespace, out: TextIO) -> int:
-    path: Path = args.out
-    if path.exists() and not args.force:
-        raise _UsageError(f"{path} exists; pass --force to overwrite it")
-    if not path.parent.is_dir():  # a typo should not grow a directory tree
-        raise _UsageError(
-            f"the directory {path.parent} does not exist; create it first"
-        )
-    key = generate_private_key(args.bits)
-    try:
-        write_private_key(path, key, force=args.force)
-    except FileExistsError:
-        raise _UsageError(f"{path} exists; pass --force to overwrite it") from None
-    except OSError as exc:
-        raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
-    print(thumbprint(key.public_key()), file=out)
-    return EXIT_OK
-
-
 def _mint(args: argparse.Namespace, out: TextIO) -> int:
     if not args.sub.strip():
-        raise _UsageError("--sub must name a user id; it is empty or blank")
+        raise UsageError("--sub must name a user id; it is empty or blank")
     container = _container(args)
     if args.ttl is not None:
         # Checked here: the settings would blame WIKIBOT_AUTH_TOKEN_TTL.
         maximum = container.config.max_token_ttl()
         if not 1 <= args.ttl <= maximum:
-            raise _UsageError(
+            raise UsageError(
                 f"--ttl must be between 1 and {maximum} seconds (the maximum is "
                 "WIKIBOT_AUTH_MAX_TOKEN_TTL)"
             )
         container = _container(args, token_ttl=args.ttl)
     if container.key_ring().signer is None:
-        raise _UsageError(
+        raise UsageError(
             f"{args.key} holds only public keys: it can verify tokens but not "
             "sign them; pass the private key PEM"
         )
@@ -263,7 +227,7 @@ def _check_port(host: str, port: int) -> None:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except OSError as exc:
-        raise _UsageError(f"cannot resolve --host {host}: {exc.strerror}") from None
+        raise UsageError(f"cannot resolve --host {host}: {exc.strerror}") from None
     with contextlib.ExitStack() as probes:
         bound = 0
         for family, kind, proto, _, address in dict.fromkeys(infos):
@@ -280,20 +244,20 @@ def _check_port(host: str, port: int) -> None:
                 if exc.errno == errno.EADDRNOTAVAIL:
                     continue  # likewise
                 if exc.errno == errno.EADDRINUSE:
-                    raise _UsageError(
+                    raise UsageError(
                         f"{host}:{port} is already in use; {hint}"
                     ) from None
-                raise _UsageError(
+                raise UsageError(
                     f"cannot listen on {host}:{port} ({exc.strerror}); {hint}"
                 ) from None
             bound += 1
     if not bound:
-        raise _UsageError(f"cannot listen on {host}:{port}: no such local address")
+        raise UsageError(f"cannot listen on {host}:{port}: no such local address")
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     if not 1 <= args.port <= 65535:  # the redirect URI names the port
-        raise _UsageError("--port must be between 1 and 65535")
+        raise UsageError("--port must be between 1 and 65535")
     settings = Settings.for_serve(args.host, args.port)
     _check_port(args.host, args.port)  # before a key or a store is touched
     container = container_for(settings)
@@ -324,11 +288,11 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 def _dynamodb_create_table(args: argparse.Namespace, out: TextIO) -> int:
     table = args.table
     if table is not None and not table.strip():
-        raise _UsageError("--table must not be empty")
+        raise UsageError("--table must not be empty")
     if table is None:
         configured = create_container(runtime="cli")
         if configured.config.store_kind() != "dynamodb":
-            raise _UsageError(
+            raise UsageError(
                 "pass --table NAME or set WIKIBOT_AUTH_USER_STORE=dynamodb://NAME"
             )
         table = configured.config.store_location()
@@ -350,7 +314,7 @@ def main(
         args.container = container
         run: Callable[[argparse.Namespace, TextIO], int] = args.run
         return run(args, sys.stdout)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except AuthError as exc:

@@ -4,10 +4,12 @@
     container.authenticate()("Bearer eyJ...")   # -> AuthenticatedUser
 
 The variants of the wiring follow from the settings, never from an entrypoint
-overriding providers: ``runtime`` (``server``, ``lambda``: the tighter store
-budget and a verify-only key ring; ``cli``), ``key_file`` (the CLI's
-``--key``). Tests override providers (``container.user_repository.override(...)``)
-rather than patching modules.
+overriding providers: ``runtime`` (``server``, ``lambda``: the tighter budget
+of the AWS clients; ``cli``), ``verify_only`` (the Lambda authorizer: a key ring
+of public keys that never signs), ``key_file`` (the CLI's ``--key``) and
+``kms_key_id`` (``WIKIBOT_AUTH_KMS_KEY_ID``: KMS signs). Tests override
+providers (``container.user_repository.override(...)``) rather than patching
+modules.
 """
 
 from __future__ import annotations
@@ -18,14 +20,9 @@ from urllib.parse import urljoin
 
 from dependency_injector import containers, providers
 
-from ..adapters.dynamodb import (
-    LAMBDA_CONNECT_TIMEOUT,
-    LAMBDA_MAX_ATTEMPTS,
-    LAMBDA_READ_TIMEOUT,
-    DynamoDBUserRepository,
-    make_dynamodb_client,
-)
-from ..adapters.key_ring import KeyRing
+from ..adapters.aws_clients import lambda_budget
+from ..adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
+from ..adapters.key_ring import KeyRing, SigningBackend
 from ..adapters.local_idp import LocalIdentityProvider
 from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import RS256TokenSigner
@@ -46,12 +43,13 @@ from ..domain.use_cases import (
     SignOutEverywhere,
 )
 from .keys import load_key_ring
-from .login_state import LoginStateCodec, derive_login_state_key
+from .login_state import HKDF_INFO, LoginStateCodec, derive_login_state_key
 from .settings import Settings
 
 if TYPE_CHECKING:
     from ..adapters.bounded_http import BoundedHttpClient
     from ..adapters.dynamodb_table import DynamoDBTable
+    from ..adapters.kms_signing_key import KMSSigningKey
     from ..adapters.sqlite import SQLiteUserRepository
     from ..adapters.workos import WorkOSIdentityProvider
 
@@ -77,12 +75,14 @@ if TYPE_CHECKING:
         local: LocalIdentityProvider,
         rs256: RS256TokenSigner,
         clock: SystemClock,
+        kms: KMSSigningKey,
     ) -> None:
         stores: list[UserRepository] = [memory, sqlite, dynamodb]
         idps: list[IdentityProvider] = [workos, local]
         signers: list[TokenSigner] = [rs256]
         clocks: list[Clock] = [clock]
-        del stores, idps, signers, clocks
+        backends: list[SigningBackend] = [kms]
+        del stores, idps, signers, clocks, backends
 
 
 def _sqlite_user_repository(path: str, clock: Clock) -> SQLiteUserRepository:
@@ -97,16 +97,40 @@ def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
     return WorkOSIdentityProvider(**kwargs)
 
 
-def _dynamodb_client(runtime: str) -> Any:
+def _aws_session() -> Any:
+    from ..adapters.aws_clients import new_session
+
+    return new_session()
+
+
+def _dynamodb_client(runtime: str, session: Any) -> Any:
     """The process's one DynamoDB client; in Lambda with the tighter budget
-    that fits the authorizer's 5 s (see ``LAMBDA_*`` in adapters/dynamodb.py)."""
-    if runtime == "lambda":
-        return make_dynamodb_client(
-            connect_timeout=LAMBDA_CONNECT_TIMEOUT,
-            read_timeout=LAMBDA_READ_TIMEOUT,
-            max_attempts=LAMBDA_MAX_ATTEMPTS,
-        )
-    return make_dynamodb_client()
+    that fits the authorizer's 5 s (see ``LAMBDA_*`` in adapters/aws_clients.py)."""
+    budget = lambda_budget() if runtime == "lambda" else {}
+    return make_dynamodb_client(session=session, **budget)
+
+
+def _kms_client(runtime: str, session: Any) -> Any:
+    """The process's one KMS client: the same settings as DynamoDB's, the
+    Lambda budget included."""
+    from ..adapters.aws_clients import make_aws_client
+
+    return make_aws_client(
+        "kms",
+        purpose="the KMS signing key (WIKIBOT_AUTH_KMS_KEY_ID)",
+        session=session,
+        **(lambda_budget() if runtime == "lambda" else {}),
+    )
+
+
+def _kms_signing_key(client: Any, key_id: str | None) -> KMSSigningKey:
+    from ..adapters.kms_signing_key import KMSSigningKey
+    from ..domain.errors import NotConfigured
+
+    if not key_id:
+        raise NotConfigured("no KMS key: set WIKIBOT_AUTH_KMS_KEY_ID")
+    # The login cookie's key is derived from KMS's signature of its label.
+    return KMSSigningKey.resolve(client, key_id, secret_label=HKDF_INFO)
 
 
 def _dynamodb_table(client: Any, table: str) -> DynamoDBTable:
@@ -130,6 +154,19 @@ class Container(containers.DeclarativeContainer):
     # adapters
     clock: providers.Provider[Clock] = providers.ThreadSafeSingleton(SystemClock)
 
+    # One boto3 session per process: its clients share what botocore loads.
+    aws_session: providers.Provider[Any] = providers.ThreadSafeSingleton(_aws_session)
+
+    # One KMS client per process, built only when a KMS key is configured.
+    kms_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
+        _kms_client, config.runtime, aws_session
+    )
+
+    # The KMS key, resolved (GetPublicKey) once per process and pinned by ARN.
+    kms_signing_key: providers.Provider[KMSSigningKey] = providers.ThreadSafeSingleton(
+        _kms_signing_key, client=kms_client, key_id=config.kms_key_id
+    )
+
     key_ring: providers.Provider[KeyRing] = providers.ThreadSafeSingleton(
         load_key_ring,
         private_key=config.private_key,
@@ -138,6 +175,10 @@ class Container(containers.DeclarativeContainer):
         data_dir=config.data_dir,
         may_generate_key=config.may_generate_key,
         key_file=config.key_file,
+        kms_key_id=config.kms_key_id,
+        # The provider itself: resolved only when the key ring needs KMS.
+        kms_signing_key=kms_signing_key.provider,
+        verify_only=config.verify_only,
     )
 
     # RS256 over the key ring, with its verified-token cache.
@@ -154,7 +195,7 @@ class Container(containers.DeclarativeContainer):
 
     # One boto3 client per process; built only when the DynamoDB store is used.
     dynamodb_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
-        _dynamodb_client, config.runtime
+        _dynamodb_client, config.runtime, aws_session
     )
 
     dynamodb_user_repository: providers.Provider[DynamoDBUserRepository] = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -14,7 +15,7 @@ from ..adapters.key_files import (
     read_key_text,
     write_private_key,
 )
-from ..adapters.key_ring import KeyRing
+from ..adapters.key_ring import KeyRing, SigningBackend
 from ..domain.errors import NotConfigured
 
 logger = logging.getLogger("wikibot_auth")
@@ -23,6 +24,7 @@ DEV_KEY_NAME = "signing-key.pem"
 PRIVATE_KEY = "WIKIBOT_AUTH_PRIVATE_KEY"
 PRIVATE_KEY_FILE = "WIKIBOT_AUTH_PRIVATE_KEY_FILE"
 PUBLIC_KEYS_FILE = "WIKIBOT_AUTH_PUBLIC_KEYS_FILE"
+KMS_KEY_ID = "WIKIBOT_AUTH_KMS_KEY_ID"
 
 
 def load_key_ring(
@@ -32,18 +34,27 @@ def load_key_ring(
     data_dir: str,
     may_generate_key: bool,
     key_file: str | None = None,
+    kms_key_id: str | None = None,
+    kms_signing_key: Callable[[], SigningBackend] | None = None,
+    verify_only: bool = False,
 ) -> KeyRing:
     """The key ring of the settings:
 
     - ``key_file`` (the CLI's ``--key``): that file alone; a private key signs
       and verifies, public keys (PEM or JWKS) only verify;
-    - else the signing key from ``WIKIBOT_AUTH_PRIVATE_KEY`` or its file, else
-      (development only) one generated in the data directory, plus the older
-      public keys of ``WIKIBOT_AUTH_PUBLIC_KEYS_FILE``;
+    - ``verify_only`` (the Lambda authorizer): public keys only, never a
+      signing key: the public keys file when given (no KMS call at all), else
+      the configured key's public half (for KMS one ``GetPublicKey``); a PEM's
+      public half is added to the file's keys, since it costs nothing;
+    - else the signing key: the KMS key (``kms_signing_key()``, resolved once),
+      or ``WIKIBOT_AUTH_PRIVATE_KEY`` or its file, else (development only) one
+      generated in the data directory, plus the older public keys of
+      ``WIKIBOT_AUTH_PUBLIC_KEYS_FILE``;
     - else (a Lambda authorizer) the public keys file alone: verify only.
 
     Raises:
         NotConfigured: no usable key.
+        SignerUnavailable: KMS could not be asked for the key now.
     """
     if key_file:
         return key_ring_from_file(key_file)
@@ -54,6 +65,13 @@ def load_key_ring(
         if public_keys_file
         else []
     )
+    if kms_key_id:
+        if kms_signing_key is None:
+            raise NotConfigured(f"{KMS_KEY_ID} is set but no KMS client is wired")
+        if verify_only:
+            keys = public or [kms_signing_key().public_key]
+            return KeyRing.build(None, keys)
+        return KeyRing.build(kms_signing_key(), public)
     if private_key:
         signing = load_private_key(private_key, origin=PRIVATE_KEY)
     elif private_key_file:
@@ -65,7 +83,11 @@ def load_key_ring(
     elif public:
         return KeyRing.build(None, public)
     else:
-        raise NotConfigured(f"no signing key: set {PRIVATE_KEY} or {PRIVATE_KEY_FILE}")
+        raise NotConfigured(
+            f"no signing key: set {KMS_KEY_ID}, {PRIVATE_KEY} or {PRIVATE_KEY_FILE}"
+        )
+    if verify_only:
+        return KeyRing.build(None, [signing.public_key(), *public])
     return KeyRing.of_private_key(signing, public)
 
 

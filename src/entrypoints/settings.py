@@ -98,6 +98,11 @@ def _text(environ: Mapping[str, str], name: str) -> str | None:
     return value if value and value.strip() else None
 
 
+def _stripped(environ: Mapping[str, str], name: str) -> str | None:
+    value = _text(environ, name)
+    return None if value is None else value.strip()
+
+
 @attrs.frozen
 class Settings:
     """Validated settings, read once from the environment."""
@@ -111,6 +116,8 @@ class Settings:
     leeway: int = 30
     private_key: str | None = attrs.field(default=None, repr=False)
     private_key_file: str | None = None
+    # Sign with this AWS KMS key (id, ARN or alias/...) instead of a PEM.
+    kms_key_id: str | None = None
     public_keys_file: str | None = None
     user_store: str = "sqlite:///.wikibot-auth/users.db"
     idp: str = "none"
@@ -128,6 +135,9 @@ class Settings:
     )
     # The CLI's --key: one PEM (private: signs and verifies) or public keys.
     key_file: str | None = None
+    # The Lambda authorizer: public keys only, never a signing key (the public
+    # keys file when given, else the configured key's public half).
+    verify_only: bool = False
     env_explicit: bool = False
 
     @classmethod
@@ -149,6 +159,7 @@ class Settings:
             "leeway": _int(env, "LEEWAY", 30, 1, 300),
             "private_key": _text(env, PREFIX + "PRIVATE_KEY"),
             "private_key_file": _text(env, PREFIX + "PRIVATE_KEY_FILE"),
+            "kms_key_id": _stripped(env, PREFIX + "KMS_KEY_ID"),
             "public_keys_file": _text(env, PREFIX + "PUBLIC_KEYS_FILE"),
             "user_store": env.get(PREFIX + "USER_STORE")
             or f"sqlite:///{(data_dir / 'users.db').as_posix()}",
@@ -217,9 +228,15 @@ class Settings:
 
     @property
     def may_generate_key(self) -> bool:
-        """Keys are generated only in development, never in a Lambda process
-        nor for the CLI's ``--key``."""
-        return not self.production and not self.lambda_process and not self.key_file
+        """Keys are generated only in development, never in a Lambda process,
+        for the CLI's ``--key``, with a KMS key or for a verifier."""
+        return not (
+            self.production
+            or self.lambda_process
+            or self.key_file
+            or self.kms_key_id
+            or self.verify_only
+        )
 
     @property
     def redirect_uri_required(self) -> bool:
@@ -258,6 +275,11 @@ class Settings:
             raise NotConfigured(
                 f"set {PREFIX}PRIVATE_KEY or {PREFIX}PRIVATE_KEY_FILE, not both"
             )
+        if self.kms_key_id and (self.private_key or self.private_key_file):
+            raise NotConfigured(
+                f"{PREFIX}KMS_KEY_ID signs instead of a private key: unset "
+                f"{PREFIX}PRIVATE_KEY and {PREFIX}PRIVATE_KEY_FILE, not both"
+            )
         if self.store_kind not in STORE_KINDS:
             raise NotConfigured(
                 f"{PREFIX}USER_STORE must be sqlite:///PATH, dynamodb://TABLE or memory://"
@@ -287,10 +309,18 @@ class Settings:
                     "loopback host in development)"
                 )
         if self.production:
-            verify_only = self.lambda_process and self.public_keys_file
-            if not (self.private_key or self.private_key_file or verify_only):
+            verify_only = (
+                self.lambda_process or self.verify_only
+            ) and self.public_keys_file
+            if not (
+                self.private_key
+                or self.private_key_file
+                or self.kms_key_id
+                or verify_only
+            ):
                 raise NotConfigured(
-                    f"production needs {PREFIX}PRIVATE_KEY or {PREFIX}PRIVATE_KEY_FILE"
+                    f"production needs {PREFIX}KMS_KEY_ID, {PREFIX}PRIVATE_KEY or "
+                    f"{PREFIX}PRIVATE_KEY_FILE"
                 )
             if self.idp == "local":
                 raise NotConfigured("the local IdP is refused in production")

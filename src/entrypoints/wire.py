@@ -21,7 +21,7 @@ _INVALID_TOKEN = REALM + ', error="invalid_token"'
 EXIT_OK = 0
 EXIT_REJECTED = 1  # the credentials or the login were refused (a 4xx)
 EXIT_USAGE = 2  # usage or configuration error
-EXIT_UNAVAILABLE = 3  # a dependency (IdP, user store) is down (a 5xx)
+EXIT_UNAVAILABLE = 3  # a dependency (IdP, user store, KMS) is down (a 5xx)
 EXIT_INTERNAL = 4  # unexpected error
 
 
@@ -70,6 +70,12 @@ ERRORS: Mapping[str, WireError] = {
     "store_unavailable": WireError(
         503,
         "The user store is unavailable; try again later.",
+        exit_code=EXIT_UNAVAILABLE,
+        retry_after=1,
+    ),
+    "signer_unavailable": WireError(
+        503,
+        "The signing service is unavailable; try again later.",
         exit_code=EXIT_UNAVAILABLE,
         retry_after=1,
     ),

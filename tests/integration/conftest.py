@@ -1,7 +1,8 @@
 """Fixtures shared by the integration tests: the anyio backend of the ASGI
 tests; for the IdP tests the WorkOS, OpenID and GitHub stand-in servers (one
 each for the session, reset before each test), oidc-provider as the real
-OpenID peer, and MockTransport providers whose clients are closed."""
+OpenID peer, and MockTransport providers whose clients are closed; moto's KMS,
+in-process and as its standalone server."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.integration.github_standin import GitHubStandIn
+from tests.integration.kms_helpers import KMS, kms_of_kind
 from tests.integration.oidc_peer import OIDCPeer, oidc_provider_or_skip
 from tests.integration.oidc_standin import OIDCStandIn
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
@@ -97,3 +99,34 @@ def mock_provider() -> Iterator[MockProvider]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's standalone server for the session (``.moto-venv``): its endpoint."""
+    from tests.integration.moto_server import moto_server_or_skip
+
+    with moto_server_or_skip() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["moto", "moto_server"])
+def kms(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[KMS]:
+    """KMS on moto in this process, then on moto's server over HTTP
+    (``AWS_ENDPOINT_URL_KMS``): the same test on both."""
+    server = (
+        request.getfixturevalue("moto_server")
+        if request.param == "moto_server"
+        else None
+    )
+    with kms_of_kind(request.param, monkeypatch, server) as where:
+        yield where
+
+
+@pytest.fixture
+def kms_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[KMS]:
+    """KMS on moto in this process only (its private keys are reachable)."""
+    with kms_of_kind("moto", monkeypatch, None) as where:
+        yield where

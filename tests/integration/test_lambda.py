@@ -282,7 +282,7 @@ def test_the_authorizer_works_with_public_keys_only(
         monkeypatch.delenv(name, raising=False)
     repo = container.user_repository()
     aws_lambda.configure(None)
-    verify_only = aws_lambda.get_container()
+    verify_only = aws_lambda.get_authorizer_container()
     verify_only.user_repository.override(providers.Object(repo))
     verify_only.clock.override(providers.Object(container.clock()))
     assert (
@@ -508,7 +508,7 @@ sys.modules["fastapi"] = None  # the Lambda package ships without FastAPI
 from wikibot_auth.entrypoints import aws_lambda
 from wikibot_auth.adapters.dynamodb import user_key
 event, item = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-client = aws_lambda.get_container().dynamodb_client()
+client = aws_lambda.get_authorizer_container().dynamodb_client()
 from boto3.dynamodb.types import TypeSerializer
 from botocore.stub import Stubber
 serialize = TypeSerializer().serialize

@@ -114,11 +114,16 @@ def test_a_valid_base64_body_still_reaches_the_routes(container, token, kind):
     assert response["statusCode"] == 204, response["body"]
 
 
+def _no_kms_client() -> None:
+    raise AssertionError("the authorizer built a KMS client")
+
+
 def test_the_templates_authorizer_environment_builds_and_authenticates(
     tmp_path, monkeypatch, private_key, container, token
 ):
     """Globals + AuthorizerFunction variables of deploy/template.yaml (production,
-    public keys only): main refused this configuration at settings time."""
+    the KMS alias and a public keys file): it verifies with the file and never
+    builds a KMS client. main once refused this configuration at settings time."""
     from tests.integration.test_deploy import TEMPLATE, cfn_yaml
 
     template = cfn_yaml.load(str(TEMPLATE))
@@ -131,7 +136,8 @@ def test_the_templates_authorizer_environment_builds_and_authenticates(
     keys = public_keys_file(tmp_path, private_key)
     plain = {
         "WIKIBOT_AUTH_USER_STORE": "memory://",  # !Sub of the table
-        "WIKIBOT_AUTH_PUBLIC_KEYS_FILE": str(keys),  # !Ref of a parameter
+        "WIKIBOT_AUTH_PUBLIC_KEYS_FILE": str(keys),  # !If on a parameter
+        "WIKIBOT_AUTH_KMS_KEY_ID": "arn:aws:kms:us-east-1:1:key/never-called",  # !If
         "WIKIBOT_AUTH_ISSUER": "wikibot.io",
         "WIKIBOT_AUTH_AUDIENCE": "wikibot.io",
     }
@@ -145,7 +151,8 @@ def test_the_templates_authorizer_environment_builds_and_authenticates(
     repo = container.user_repository()
     aws_lambda.configure(None)
     try:
-        built = aws_lambda.get_container()
+        built = aws_lambda.get_authorizer_container()
+        built.kms_client.override(providers.Callable(_no_kms_client))
         built.user_repository.override(providers.Object(repo))
         built.clock.override(providers.Object(container.clock()))
         answer = authorizer(load("http_v2_authorizer", token), None)

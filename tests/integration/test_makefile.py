@@ -74,6 +74,7 @@ def test_clean_removes_every_generated_directory(project):
         "build",
         "node_modules/dynalite",
         ".bench-venv/bin",
+        ".moto-venv/bin",
         "wikibot_auth.egg-info",
         "src/wikibot_auth.egg-info",
         ".ruff_cache/0.15",
@@ -90,3 +91,31 @@ def test_clean_removes_every_generated_directory(project):
     assert sorted(name for name in top if (project / name).exists()) == []
     assert (project / "src/domain/a.py").exists()
     assert (project / "pyproject.toml").exists()
+
+
+def test_moto_server_gets_its_own_venv_once_and_make_test_needs_it(project):
+    for name in ("package.json", "package-lock.json"):
+        (project / name).write_text("{}")
+    # a dry run: the recipes are printed, nothing is installed
+    dry = subprocess.run(
+        ["make", "-C", str(project), "-n", "test"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    ).stdout
+    assert "-m venv .moto-venv" in dry
+    assert (
+        '.moto-venv/bin/pip --disable-pip-version-check -q install "moto[server]' in dry
+    )
+    assert "touch .moto-venv/.stamp" in dry
+    stamp = project / ".moto-venv" / ".stamp"
+    stamp.parent.mkdir()
+    stamp.touch()  # newer than the Makefile: up to date
+    again = subprocess.run(
+        ["make", "-C", str(project), "-q", ".moto-venv/.stamp"],
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert again.returncode == 0

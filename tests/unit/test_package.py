@@ -54,6 +54,7 @@ SRC = Path(wikibot_auth.__file__).resolve().parent
 # Shared technical helpers: adapters may import these, and nothing else of
 # src/adapters/ (DESIGN "The hexagon": an adapter knows no other adapter).
 ADAPTER_HELPERS = {
+    "aws_clients",
     "bounded_http",
     "dynamodb_table",
     "key_files",

@@ -8,6 +8,7 @@ from wikibot_auth.domain.errors import (
     AuthError,
     IdPUnavailable,
     InvalidToken,
+    SignerUnavailable,
     StoreUnavailable,
 )
 from wikibot_auth.entrypoints.wire import ERRORS, error_answer, exit_code
@@ -73,6 +74,7 @@ def test_json_error_format(error):
         ("idp_error", 502, None),
         ("idp_unavailable", 503, None),
         ("store_unavailable", 503, None),
+        ("signer_unavailable", 503, None),
         ("not_configured", 500, None),
         ("internal_error", 500, None),
     ],
@@ -86,6 +88,14 @@ def test_error_table(code, status, challenge):
 def test_retry_after_is_passed_on():
     assert error_answer(IdPUnavailable(retry_after=7)).headers["retry-after"] == "7"
     assert "retry-after" in error_answer(StoreUnavailable()).headers
+
+
+def test_signer_unavailable_is_a_503_with_retry_after():
+    answer = error_answer(SignerUnavailable("KMS ThrottlingException on arn:..."))
+    assert (answer.status, answer.headers["retry-after"]) == (503, "1")
+    assert json.loads(answer.body)["error"] == "signer_unavailable"
+    assert b"arn:" not in answer.body
+    assert exit_code("signer_unavailable") == 3
 
 
 def test_unknown_code_is_internal_error():

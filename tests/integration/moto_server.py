@@ -1,0 +1,111 @@
+"""moto's standalone server (``moto[server]``), for the KMS tests over real HTTP:
+started on 127.0.0.1 on a free port, stopped by its own pid afterwards.
+
+It lives in ``.moto-venv`` (the Makefile's rule, which ``make test`` runs):
+moto[server] brings pydantic-settings, which dependency-injector imports
+whenever it is installed, so it stays out of ``.venv``. Under ``CI=true`` a
+missing server is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.dynalite import free_port, stop
+
+ROOT = Path(__file__).resolve().parents[2]
+MOTO_SERVER = ROOT / ".moto-venv" / "bin" / "moto_server"
+START_TIMEOUT_S = 30.0
+
+
+class MotoServerMissing(RuntimeError):
+    pass
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - a loopback URL we built
+            f"{endpoint}/moto-api/data.json", timeout=0.5
+        ):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def reset(endpoint: str) -> None:
+    """Forget every resource the server holds (keys, aliases)."""
+    request = urllib.request.Request(  # noqa: S310
+        f"{endpoint}/moto-api/reset", data=b"", method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+        pass
+
+
+@contextlib.contextmanager
+def run_moto_server(binary: Path = MOTO_SERVER) -> Iterator[str]:
+    """Start ``moto_server``; yield its endpoint URL; stop it on exit.
+
+    Raises:
+        MotoServerMissing: ``.moto-venv`` is not there (run ``make test``, or
+            the ``.moto-venv/.stamp`` rule of the Makefile).
+    """
+    if not binary.exists():
+        raise MotoServerMissing(
+            f"{binary} is missing: run `make .moto-venv/.stamp` at the repo root"
+        )
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers(endpoint):
+            if process.poll() is not None:
+                stderr = process.stderr.read() if process.stderr else b""
+                raise RuntimeError(
+                    f"moto_server exited with {process.returncode}: "
+                    f"{stderr.decode(errors='replace')[-500:]}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"moto_server did not answer within {START_TIMEOUT_S}s"
+                )
+            time.sleep(0.05)
+        yield endpoint
+    finally:
+        stop(process)
+        if process.stderr:
+            process.stderr.close()
+
+
+@contextlib.contextmanager
+def moto_server_or_skip(binary: Path = MOTO_SERVER) -> Iterator[str]:
+    """``run_moto_server`` for a fixture: skip when it is missing, except
+    under ``CI=true`` where that fails the run."""
+    try:
+        server = run_moto_server(binary)
+        endpoint = server.__enter__()
+    except MotoServerMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"moto's server is required under CI=true: {exc}", pytrace=False
+            )
+        pytest.skip(f"moto's server not available: {exc}")
+    try:
+        yield endpoint
+    finally:
+        server.__exit__(None, None, None)
