@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -42,12 +41,6 @@ class LRUCache(Generic[K, V]):
     def pop(self, key: K) -> V | None:
         with self._lock:
             return self._items.pop(key, None)
-
-    def retain(self, keep: Callable[[V], bool]) -> None:
-        """Drop every entry whose value ``keep`` refuses."""
-        with self._lock:
-            for key in [k for k, v in self._items.items() if not keep(v)]:
-                del self._items[key]
 
     def clear(self) -> None:
         with self._lock:

@@ -1,15 +1,16 @@
 """The ``TokenSigner`` port: RS256 platform tokens with PyJWT over a key ring.
 
 PyJWT builds and checks every JWS: signing goes through the key ring's
-``SigningBackend`` (a file key today, a key service next) registered as
+``SigningBackend`` (a file key or AWS KMS) registered as
 PyJWT's RS256 algorithm for encoding; verification picks the public key by
 ``kid`` inside PyJWT's own single parse. Time claims are checked against the
 ``Clock`` port, not PyJWT's wall clock.
 
 A token that verified once is recognised again by its exact string, without
 another RSA verify (``cache_size`` entries, least recently used dropped
-first): a hit re-applies the time rules and checks that the token's ``kid``
-is still in the key ring. Only successes are cached.
+first): a hit re-applies the time rules. Only successes are cached. The key
+ring is fixed for the signer's life: a rotation is a new process (a deploy, a
+cold start) with a new ring, so a cached token's key is always in it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import base64
 import binascii
 import math
 import secrets
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -218,7 +218,6 @@ class RS256TokenSigner:
         self._entries: LRUCache[str, _Entry] | None = (
             LRUCache(cache_size) if cache_size > 0 else None
         )
-        self._keys_lock = threading.Lock()
 
     @property
     def token_ttl(self) -> int:
@@ -235,16 +234,6 @@ class RS256TokenSigner:
     def cached_tokens(self) -> int:
         """How many verified tokens are remembered now."""
         return 0 if self._entries is None else len(self._entries)
-
-    def replace_keys(self, key_ring: KeyRing) -> None:
-        """Swap the whole key ring at once and drop the cached tokens of keys
-        that left it (a hit checks the ``kid`` against the ring it reads at
-        that moment, so none is served even while the purge runs)."""
-        with self._keys_lock:
-            self._key_ring = key_ring
-            if self._entries is not None:
-                kept = key_ring.verification_keys
-                self._entries.retain(lambda entry: entry[0].kid in kept)
 
     def create_token(self, subject: str, *, generation: int = 0) -> str:
         ring = self._key_ring
@@ -279,12 +268,8 @@ class RS256TokenSigner:
         if entry is None:
             entry = self._verify(token)
             entries.put(token, entry)
+            return entry[0]
         claims, (exp, iat, nbf) = entry
-        # Also after a miss: a verify that read the ring before a replace_keys
-        # may have put its token after the purge.
-        if claims.kid not in self._key_ring.verification_keys:
-            entries.pop(token)
-            raise InvalidToken("unknown key id")
         self._check_time_rules(exp, iat, nbf)
         return claims
 
