@@ -15,15 +15,15 @@ from urllib.parse import urlsplit
 
 from ..domain.errors import InvalidRequest
 from .asgi import ASGIApp, Receive, Scope, Send, send_error
-from .settings import is_loopback_host
-
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
+from .settings import LOOPBACK_NAMES, is_loopback_host
 
 
 def is_local_request(scope: Scope) -> bool:
     """The request reached a loopback address and its one Host header names a
     loopback name with the served port."""
     server: Any = scope.get("server")
+    if "aws.event" in scope:  # Mangum builds the server from the Host header
+        return False
     if not server or len(server) != 2 or not is_loopback_host(str(server[0])):
         return False
     hosts = [v for k, v in scope.get("headers", ()) if k.lower() == b"host"]

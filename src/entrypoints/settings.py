@@ -38,6 +38,22 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+# The loopback names the local IdP answers on (and what browsers send for them).
+LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
+
+
+def loopback_name(host: str) -> str | None:
+    """``host`` as one of ``LOOPBACK_NAMES`` (``0:0:0:0:0:0:0:1`` is ``::1``),
+    or None for any other host, 127.0.0.2 included."""
+    if host == "localhost":
+        return host
+    try:
+        name = ipaddress.ip_address(host.strip("[]")).compressed
+    except ValueError:
+        return None
+    return name if name in LOOPBACK_NAMES else None
+
+
 def in_lambda(environ: Mapping[str, str]) -> bool:
     return bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
@@ -138,7 +154,6 @@ class Settings:
     # The Lambda authorizer: public keys only, never a signing key (the public
     # keys file when given, else the configured key's public half).
     verify_only: bool = False
-    env_explicit: bool = False
 
     @classmethod
     def from_env(
@@ -178,7 +193,6 @@ class Settings:
                 env.get("WORKOS_BASE_URL") or "https://api.workos.com"
             ).rstrip("/"),
             "runtime": "lambda" if in_lambda(env) else "server",
-            "env_explicit": bool(env.get(PREFIX + "ENV")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
@@ -198,10 +212,11 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         development = _choice(env, "ENV", "development", ENVIRONMENTS) != "production"
-        loopback = is_loopback_host(host)
+        name = loopback_name(host)  # what a browser will send as the Host
+        loopback = name is not None
         overrides: dict[str, Any] = {}
-        if development and loopback and not _text(env, PREFIX + "REDIRECT_URI"):
-            netloc = f"[{host}]" if ":" in host else host
+        if development and name and not _text(env, PREFIX + "REDIRECT_URI"):
+            netloc = f"[{name}]" if ":" in name else name
             overrides["redirect_uri"] = f"http://{netloc}:{port}/auth/callback"
         if (
             development
@@ -214,7 +229,8 @@ class Settings:
         if settings.idp == "local" and not loopback:
             raise NotConfigured(
                 "the local IdP signs anyone in as anyone: it is refused on a "
-                f"non-loopback host ({PREFIX}IDP=local with --host {host})"
+                f"non-loopback host; serve it on {', '.join(LOOPBACK_NAMES)} "
+                f"({PREFIX}IDP=local with --host {host})"
             )
         return settings
 
@@ -324,11 +340,10 @@ class Settings:
                 )
             if self.idp == "local":
                 raise NotConfigured("the local IdP is refused in production")
-        if self.idp == "local" and self.lambda_process and not self.env_explicit:
-            raise NotConfigured(
-                f"the local IdP is refused in a Lambda process unless {PREFIX}ENV="
-                "development is set explicitly"
-            )
+        if self.idp == "local" and self.lambda_process:
+            # Behind API Gateway the Host a request names is the client's to
+            # choose: nothing can tell a loopback request there.
+            raise NotConfigured("the local IdP is refused in a Lambda process")
 
     def to_config(self) -> dict[str, Any]:
         values = attrs.asdict(self, recurse=False)

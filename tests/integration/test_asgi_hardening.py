@@ -424,6 +424,18 @@ async def test_a_rebinding_page_cannot_sign_in_over_a_real_socket(
             assert (await client.get("/auth/login")).status_code == 302
 
 
+async def test_a_request_through_mangum_never_counts_as_local(tmp_path, private_key):
+    from wikibot_auth.entrypoints.local_guard import is_local_request
+
+    scope = {
+        "type": "http",
+        "headers": [(b"host", b"127.0.0.1:8000")],
+        "server": ("127.0.0.1", 8000),  # Mangum derives it from the Host header
+    }
+    assert is_local_request(scope)
+    assert not is_local_request({**scope, "aws.event": {}})
+
+
 async def test_other_idps_keep_their_hosts(tmp_path, private_key):
     container, _ = scripted_container(tmp_path, private_key, "https://auth.example")
     app = create_app(container)

@@ -173,3 +173,28 @@ def test_serve_on_a_taken_port_exits_2_with_a_hint_before_building_anything(
     assert 'make serve SERVE_ARGS="--port N"' in proc.stderr
     assert "Application startup complete" not in proc.stderr
     assert not data.exists()  # checked before a key was generated
+
+
+def test_serve_names_a_loopback_host_as_a_browser_will():
+    assert _serve("0:0:0:0:0:0:0:1", 9) == ("local", "http://[::1]:9/auth/callback")
+    assert _serve("127.0.0.2", 9) == ("none", None)  # not a name the guard answers
+    with pytest.raises(NotConfigured, match=r"127\.0\.0\.1, ::1, localhost"):
+        _serve("127.0.0.2", 9, WIKIBOT_AUTH_IDP="local")
+
+
+@pytest.mark.parametrize(
+    ("env", "says"), [("development", "Lambda"), ("production", "production")]
+)
+def test_the_local_idp_is_refused_in_lambda_whatever_the_environment(
+    env, says, tmp_path
+):
+    with pytest.raises(NotConfigured, match=says):
+        Settings.from_env(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": "login",
+                "WIKIBOT_AUTH_ENV": env,
+                "WIKIBOT_AUTH_IDP": "local",
+                "WIKIBOT_AUTH_PRIVATE_KEY_FILE": str(tmp_path / "k.pem"),
+                "WIKIBOT_AUTH_USER_STORE": "memory://",
+            }
+        )
