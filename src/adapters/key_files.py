@@ -130,7 +130,7 @@ def _keys_from_jwks(raw: str, origin: str) -> list[rsa.RSAPublicKey]:
     try:
         document = json.loads(raw)
         keys = [
-            cast(rsa.RSAPublicKey, jwt.algorithms.RSAAlgorithm.from_jwk(entry))
+            _public(jwt.algorithms.RSAAlgorithm.from_jwk(entry))
             for entry in document["keys"]
             if entry.get("kty") == "RSA"
         ]
@@ -139,6 +139,24 @@ def _keys_from_jwks(raw: str, origin: str) -> list[rsa.RSAPublicKey]:
     for key in keys:
         check_key_size(key, origin)
     return keys
+
+
+def _public(key: object) -> rsa.RSAPublicKey:
+    # A JWK with "d" is a private key: only its public half verifies.
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.public_key()
+    return cast(rsa.RSAPublicKey, key)
+
+
+def holds_private_key(text: str) -> bool:
+    """A PEM private key, or a JWK Set with a private member (``d``)."""
+    if "PRIVATE KEY-----" in text:
+        return True
+    try:
+        document = json.loads(text)
+        return any("d" in entry for entry in document["keys"])
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def read_key_text(path: str | Path, origin: str) -> str:
@@ -155,7 +173,7 @@ def read_key_text(path: str | Path, origin: str) -> str:
         raise NotConfigured(f"{origin}: cannot read {path} ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise NotConfigured(f"{origin}: {path} is not a PEM or JWKS text file") from exc
-    if mode & 0o077 and "PRIVATE KEY-----" in text:
+    if mode & 0o077 and holds_private_key(text):
         logger.warning(
             "the private key file %s is readable by others (mode %04o); chmod 600 it",
             path,

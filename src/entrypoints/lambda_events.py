@@ -228,8 +228,24 @@ def proxy_request(event: object) -> dict[str, Any]:
             ),
             requestContext={"identity": {"sourceIp": _optional_text(source_ip)}},
         )
+        _one_cookie_header(canonical)
     _check_server(_as_mangum_reads_them(canonical))
     return canonical
+
+
+def _one_cookie_header(canonical: dict[str, Any]) -> None:
+    """Cookie lines joined with "; " (Mangum joins repeated headers with ", ",
+    which would glue two cookies into one value): the rule the authorizer and
+    the ASGI middleware read cookies by."""
+    multi = canonical["multiValueHeaders"]
+    lines = [
+        v for name in list(multi) if name.lower() == "cookie" for v in multi.pop(name)
+    ]
+    if lines:
+        headers = canonical["headers"]
+        for name in [n for n in headers if n.lower() == "cookie"]:
+            del headers[name]
+        headers["cookie"] = "; ".join(lines)
 
 
 def _flag(value: object) -> bool:

@@ -130,3 +130,22 @@ def test_an_unreadable_key_file_names_the_variable_not_the_content(tmp_path):
         NotConfigured, match="WIKIBOT_AUTH_PRIVATE_KEY_FILE: cannot read"
     ):
         read_key_text(tmp_path / "missing.pem", "WIKIBOT_AUTH_PRIVATE_KEY_FILE")
+
+
+def test_a_jwks_holding_a_private_jwk_verifies_with_its_public_half(tmp_path, caplog):
+    import json
+
+    import jwt
+
+    key = generate_private_key()
+    private_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    path = tmp_path / "keys.jwks"
+    path.write_text(json.dumps({"keys": [private_jwk]}))
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="wikibot_auth"):
+        ring = load_key_ring(None, None, str(path), str(tmp_path), False)
+    assert ring.signer is None  # a public keys file never signs
+    (public,) = ring.verification_keys.values()
+    assert public.public_numbers() == key.public_key().public_numbers()
+    assert "readable by others" in caplog.text  # it holds private material
+    assert private_jwk["d"] not in caplog.text

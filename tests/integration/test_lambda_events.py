@@ -273,3 +273,19 @@ def test_the_fixtures_themselves_pass(container, token):
         == "usr_ada"
     )
     assert API.startswith("https://")
+
+
+def test_a_rest_event_with_two_cookie_lines_reads_them_as_the_authorizer_does(
+    container, token
+):
+    event = load("rest_proxy")
+    headers = {k: v for k, v in event["headers"].items() if k.lower() != "cookie"}
+    event["headers"] = {**headers, "Cookie": "theme=dark"}
+    event["multiValueHeaders"] = {
+        **{k: [v] for k, v in headers.items()},
+        "Cookie": ["theme=dark", f"__Host-wikibot_auth_token={token}"],
+    }
+    event["headers"]["Origin"] = API
+    answer = handler(event, None)
+    assert answer["statusCode"] == 200, answer["body"]  # /me, by the cookie
+    assert json.loads(answer["body"])["user_id"] == "usr_ada"
