@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger("wikibot_auth")
 
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -74,6 +78,7 @@ class SQLiteConnections:
         # at its next use.
         self._generation = 0
         self._pid = os.getpid()
+        self._modes_checked = False
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
@@ -120,6 +125,9 @@ class SQLiteConnections:
         # the usual umask); SQLite gives the -wal and -shm files its mode.
         # An existing file keeps the mode it has.
         os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        if not self._modes_checked:
+            self._modes_checked = True
+            _warn_if_readable_by_others(self.path)
         db = sqlite3.connect(
             self.path,
             timeout=self.busy_timeout,
@@ -178,6 +186,18 @@ class _Holder:
     def __init__(self, db: sqlite3.Connection, generation: int) -> None:
         self.db = db
         self.generation = generation
+
+
+def _warn_if_readable_by_others(path: Path) -> None:
+    # An existing database (one made before files were created private, or by
+    # hand) keeps its mode: say so, it holds emails, names and subjects.
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        logger.warning(
+            "the user database %s is readable by others (mode %04o): chmod 600 it",
+            path,
+            mode,
+        )
 
 
 def _close_connection(

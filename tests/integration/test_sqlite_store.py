@@ -5,6 +5,7 @@ the schema is in test_sqlite_schema.py."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sqlite3
@@ -320,12 +321,33 @@ def test_every_directory_the_store_creates_is_private(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("usual_umask")
-def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
-    """The store creates its file private; one an operator made is theirs."""
+def test_an_existing_file_keeps_its_mode_with_a_warning_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store creates its file private; one an operator made is theirs,
+    but a database others can read is said once (it holds user data)."""
     path = tmp_path / "users.db"
     path.touch(mode=0o640)
-    SQLiteUserRepository(path).get("usr_1")
+    repo = SQLiteUserRepository(path)
+    with caplog.at_level(logging.WARNING, logger="wikibot_auth"):
+        repo.get("usr_1")
+        other = threading.Thread(target=repo.get, args=("usr_1",))  # its own link
+        other.start()
+        other.join()
+        repo.get("usr_2")
     assert _mode(path) == 0o640
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"the user database {path} is readable by others (mode 0640): chmod 600 it"
+    ]
+
+
+def test_a_private_database_gets_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="wikibot_auth"):
+        SQLiteUserRepository(tmp_path / "users.db").get("usr_1")
+    assert caplog.records == []
 
 
 def test_without_a_clock_writes_stamp_the_system_time(tmp_path: Path) -> None:
