@@ -19,6 +19,7 @@ from starlette.routing import Route
 from ..adapters.local_idp import LocalIdentityProvider
 from ..domain.errors import (
     AuthError,
+    CredentialsError,
     InternalError,
     InvalidCallback,
     InvalidRequest,
@@ -28,7 +29,7 @@ from ..domain.errors import (
 )
 from ..domain.model import AuthorizationRequest, LoginCallback, LoginResult
 from ..domain.pkce import code_challenge_s256, new_code_verifier, new_state
-from .asgi import AuthMiddleware, PlatformUser
+from .asgi import AuthMiddleware, PlatformUser, authenticate_scope
 from .containers import Container
 from .cookies import CookiePolicy, cookie_values, single_cookie
 from .local_guard import LocalOnly
@@ -84,6 +85,14 @@ class Routes:
                 f"{REDIRECT_URI_VARIABLE} is required in production and with a "
                 "remote IdP"
             )
+        # The credentials rule of the authenticated routes (the middleware's).
+        self.authenticate = container.authenticate()
+        self.cookie_auth = bool(config.cookie_auth())
+        self.allowed_origin = (
+            CookiePolicy.for_redirect_uri(self.configured_redirect_uri).origin
+            if self.configured_redirect_uri
+            else None
+        )
 
     def redirect_uri(self, request: Request) -> str:
         """The configured redirect URI; derived from the request only in
@@ -251,14 +260,23 @@ class Routes:
         return response
 
     async def me(self, request: Request) -> Response:
-        user = request.scope.get("user")
-        if not isinstance(user, PlatformUser):
-            if "text/html" in request.headers.get("accept", ""):
-                return RedirectResponse("/auth/login?return_to=/me", status_code=303)
-            raise MissingToken()
-        return JSONResponse(
-            user.user.public_dict(), headers={"cache-control": "no-store"}
-        )
+        try:
+            user = await authenticate_scope(
+                request.scope,
+                self.authenticate,
+                cookie_auth=self.cookie_auth,
+                allowed_origin=self.allowed_origin,
+            )
+        except CredentialsError:
+            # A browser whose cookie is missing, expired or revoked signs in
+            # again; an API client (it sent the header) gets the error.
+            browser = "text/html" in request.headers.get("accept", "")
+            if not browser or "authorization" in request.headers:
+                raise
+            response = RedirectResponse("/auth/login?return_to=/me", status_code=303)
+            response.headers.append("set-cookie", self.cookies(request).expire_token())
+            return response
+        return JSONResponse(user.public_dict(), headers={"cache-control": "no-store"})
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse(
@@ -307,42 +325,33 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 def build_app(container: Container) -> Any:
     """The Starlette app; behind ``LocalOnly`` while the local IdP is active."""
     routes = Routes(container)
-    settings_origin = (
-        CookiePolicy.for_redirect_uri(routes.configured_redirect_uri).origin
-        if routes.configured_redirect_uri
-        else None
-    )
-
-    def authenticated(required: bool) -> list[Middleware]:
-        return [
-            Middleware(
-                AuthMiddleware,
-                authenticate=container.authenticate(),
-                required=required,
-                cookie_auth=bool(container.config.cookie_auth()),
-                allowed_origin=settings_origin,
-            )
-        ]
+    authenticated = [
+        Middleware(
+            AuthMiddleware,
+            authenticate=routes.authenticate,
+            required=True,
+            cookie_auth=routes.cookie_auth,
+            allowed_origin=routes.allowed_origin,
+        )
+    ]
 
     def route(path: str, endpoint: Endpoint, method: str, **kwargs: Any) -> Route:
-        built = Route(path, _answers_errors(endpoint), methods=[method], **kwargs)
-        # Starlette adds HEAD to GET routes: a link prefetcher's HEAD must not
-        # spend a code on the callback, nor anything else here.
-        built.methods = {method}
-        return built
+        return Route(path, _answers_errors(endpoint), methods=[method], **kwargs)
+
+    callback = route("/auth/callback", routes.callback, "GET", name="callback")
+    # Starlette adds HEAD to GET routes: a link prefetcher's HEAD must not
+    # spend the code.
+    callback.methods = {"GET"}
 
     app = Starlette(
         routes=[
             route("/", routes.home, "GET"),
             route("/auth/login", routes.login, "GET"),
-            route("/auth/callback", routes.callback, "GET", name="callback"),
+            callback,
             route("/auth/local/sign-in", routes.local_sign_in_page, "GET"),
             route("/auth/local/sign-in", routes.local_sign_in, "POST"),
-            route(
-                "/auth/logout", routes.logout, "POST", middleware=authenticated(True)
-            ),
-            # Anonymous passes, so that a browser is sent to sign in.
-            route("/me", routes.me, "GET", middleware=authenticated(False)),
+            route("/auth/logout", routes.logout, "POST", middleware=authenticated),
+            route("/me", routes.me, "GET"),
             route("/.well-known/jwks.json", routes.jwks, "GET"),
             route(
                 "/.well-known/openid-configuration",

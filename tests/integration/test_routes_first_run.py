@@ -136,3 +136,33 @@ async def test_rejections_of_a_valid_tokens_user_are_logged_at_debug(
     assert any("user_disabled" in m for m in logged), logged
     assert any("unknown_user" in m for m in logged), logged
     assert body["token"] not in caplog.text
+
+
+async def test_a_browser_with_a_revoked_cookie_is_sent_to_sign_in_again(
+    tmp_path, private_key
+):
+    container = web_container(tmp_path, private_key)
+    async with client_for(create_app(container)) as client:
+        callback = await sign_in(client, return_to="/me")
+        await client.get(callback, headers={"accept": "text/html"})
+        token = client.cookies["wikibot_auth_token"]
+        me = await client.get("/me", headers={"accept": "text/html"})
+        assert me.status_code == 200
+        container.sign_out_everywhere()(me.json()["user_id"])
+        again = await client.get("/me", headers={"accept": "text/html"})
+        api = await client.get("/me", headers={"authorization": f"Bearer {token}"})
+    assert (again.status_code, again.headers["location"]) == (
+        303,
+        "/auth/login?return_to=/me",
+    )
+    expired = again.headers["set-cookie"]
+    assert expired.startswith("wikibot_auth_token=;")
+    assert "Max-Age=0" in expired
+    assert (api.status_code, api.json()["error"]) == (401, "token_revoked")
+
+
+async def test_head_is_refused_on_the_callback_only(app):
+    async with client_for(app) as client:
+        assert (await client.head("/healthz")).status_code == 200
+        assert (await client.head("/.well-known/jwks.json")).status_code == 200
+        assert (await client.head("/auth/callback?code=c&state=s")).status_code == 405
