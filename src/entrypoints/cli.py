@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..domain.errors import AuthError, UnknownUser
-from ..domain.model import User
+from ..domain.model import MAX_GENERATION, User
 from .asgi import create_app
 from .cli_keys import add_key_commands
 from .cli_usage import Parser, UsageError
@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--key", required=True, help="private key PEM")
     mint.add_argument("--sub", required=True, help="the user id the token names")
     mint.add_argument("--ttl", type=int, help="lifetime in seconds")
+    mint.add_argument(
+        "--gen",
+        type=int,
+        default=0,
+        help="the user's token_generation (default 0): a token whose gen is "
+        "below the stored one is revoked",
+    )
     mint.set_defaults(run=_mint)
     verify = token_commands.add_parser(
         "verify", parents=[common], help="verify a token; print its claims as JSON"
@@ -134,6 +141,8 @@ def _container(args: argparse.Namespace, **overrides: Any) -> Container:
 def _mint(args: argparse.Namespace, out: TextIO) -> int:
     if not args.sub.strip():
         raise UsageError("--sub must name a user id; it is empty or blank")
+    if not 0 <= args.gen < MAX_GENERATION:
+        raise UsageError("--gen must be a whole number from 0 to 2**53 - 1")
     container = _container(args)
     if args.ttl is not None:
         # Checked here: the settings would blame WIKIBOT_AUTH_TOKEN_TTL.
@@ -149,7 +158,8 @@ def _mint(args: argparse.Namespace, out: TextIO) -> int:
             f"{args.key} holds only public keys: it can verify tokens but not "
             "sign them; pass the private key PEM"
         )
-    print(container.token_signer().create_token(args.sub), file=out)
+    token = container.token_signer().create_token(args.sub, generation=args.gen)
+    print(token, file=out)
     return EXIT_OK
 
 
@@ -169,6 +179,7 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
             "jti": claims.jti,
             "kid": claims.kid,
             **({} if claims.nbf is None else {"nbf": claims.nbf}),
+            **({} if claims.gen is None else {"gen": claims.gen}),
         },
         out,
         indent=2,

@@ -72,6 +72,26 @@ def test_mint_then_verify_round_trips(key_file, capsys):
         "wikibot.io",
     )
     assert claims["exp"] - claims["iat"] == 86400
+    assert claims["gen"] == 0
+
+
+@pytest.mark.parametrize("gen", ["1", "9007199254740991"])
+def test_mint_a_given_generation(key_file, capsys, gen):
+    code, token, _ = run(
+        capsys, "token", "mint", "--key", str(key_file), "--sub", "u", "--gen", gen
+    )
+    assert code == 0
+    _, out, _ = run(capsys, "token", "verify", "--key", str(key_file), token.strip())
+    assert json.loads(out)["gen"] == int(gen)
+
+
+@pytest.mark.parametrize("gen", ["-1", "9007199254740992", "x"])
+def test_a_generation_out_of_range_is_a_usage_error(key_file, capsys, gen):
+    code, out, err = run(
+        capsys, "token", "mint", "--key", str(key_file), "--sub", "u", "--gen", gen
+    )
+    assert (code, out) == (2, "")
+    assert "--gen" in err
 
 
 def test_mint_ttl_and_verify_with_the_public_key(
