@@ -7,7 +7,6 @@ Under ``CI=true`` a missing Node.js or dynalite is a failure, never a skip.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.missing import required
 
 ROOT = Path(__file__).resolve().parents[2]
 DYNALITE = ROOT / "node_modules" / ".bin" / "dynalite"
@@ -113,9 +112,7 @@ def dynalite_or_skip(binary: Path = DYNALITE) -> Iterator[str]:
         server = run_dynalite(binary)
         endpoint = server.__enter__()
     except DynaliteMissing as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"dynalite is required under CI=true: {exc}", pytrace=False)
-        pytest.skip(f"dynalite not available: {exc}")
+        required(f"dynalite: {exc}")
     try:
         yield endpoint
     finally:

@@ -10,7 +10,6 @@ missing server is a failure, never a skip.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import time
 import urllib.error
@@ -18,9 +17,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.integration.dynalite import free_port, stop
+from tests.missing import required
 
 ROOT = Path(__file__).resolve().parents[2]
 MOTO_SERVER = ROOT / ".moto-venv" / "bin" / "moto_server"
@@ -100,11 +98,7 @@ def moto_server_or_skip(binary: Path = MOTO_SERVER) -> Iterator[str]:
         server = run_moto_server(binary)
         endpoint = server.__enter__()
     except MotoServerMissing as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                f"moto's server is required under CI=true: {exc}", pytrace=False
-            )
-        pytest.skip(f"moto's server not available: {exc}")
+        required(f"moto's server: {exc}")
     try:
         yield endpoint
     finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,9 +26,9 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import attrs
 import httpx
-import pytest
 
 from tests.integration.dynalite import free_port, stop
+from tests.missing import required
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
@@ -193,11 +192,7 @@ def oidc_provider_or_skip(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPe
         server = run_oidc_provider(tmp, package)
         peer = server.__enter__()
     except PeerMissing as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                f"oidc-provider is required under CI=true: {exc}", pytrace=False
-            )
-        pytest.skip(f"oidc-provider not available: {exc}")
+        required(f"oidc-provider: {exc}")
     try:
         yield peer
     finally:

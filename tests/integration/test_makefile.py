@@ -11,9 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.missing import required
+
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+
+@pytest.fixture(autouse=True)
+def make_is_here() -> None:
+    if shutil.which("make") is None:
+        required("make")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.server import clean_environ, running_server
+from tests.missing import required
 from wikibot_auth.domain.model import Identity, IdentityProfile, User
 from wikibot_auth.entrypoints.containers import create_container
 from wikibot_auth.entrypoints.keys import DEV_KEY_NAME
@@ -37,7 +38,7 @@ def curl_recipe() -> str:
 
 def run_recipe(base: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
+        required("curl")
     script = tmp_path / "login.sh"
     script.write_text(curl_recipe().replace(DEFAULT_BASE, base))
     return subprocess.run(
