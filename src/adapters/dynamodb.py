@@ -3,75 +3,34 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from ..domain.errors import InternalError, NotConfigured, StoreUnavailable, UnknownUser
+from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
 from ..domain.model import MAX_GENERATION, Identity, User, link_changes
-from ..domain.ports import Clock
-from .dynamodb_table import (
-    CONDITION_FAILED,
-    error_code,
-    identity_fields,
-    identity_key,
-    identity_of,
-    plain,
-    translate_error,
-    user_key,
+from .dynamodb_items import (
+    LAMBDA_CONNECT_TIMEOUT,
+    LAMBDA_MAX_ATTEMPTS,
+    LAMBDA_READ_TIMEOUT,
+    ConditionFailed,
+    DynamoDBItems,
+    make_dynamodb_client,
 )
+from .dynamodb_table import identity_fields, identity_key, identity_of, user_key
 
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 3.0
-MAX_ATTEMPTS = 3
-# The Lambda budget (README "Deployment"): a store call that never gets an
-# answer gives up after 2 x (1 s connect + 1 s read) + at most 25 ms of
-# botocore's standard-mode backoff for a non-throttling error = 4.03 s, inside
-# the authorizer's 5 s budget. A throttled first attempt waits at most 1 s.
-LAMBDA_CONNECT_TIMEOUT = 1.0
-LAMBDA_READ_TIMEOUT = 1.0
-LAMBDA_MAX_ATTEMPTS = 2
-
-T = TypeVar("T")
-
-
-def make_dynamodb_client(
-    connect_timeout: float = CONNECT_TIMEOUT,
-    read_timeout: float = READ_TIMEOUT,
-    max_attempts: int = MAX_ATTEMPTS,
-) -> Any:
-    """The process's one DynamoDB client (the container keeps it as a Singleton).
-
-    Region and endpoint come from boto3's own configuration
-    (``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...). Timeouts: connect
-    2 s, read 3 s; botocore ``standard`` retries, at most 3 attempts. The Lambda
-    entrypoint passes the tighter ``LAMBDA_*`` budget.
-
-    Raises:
-        NotConfigured: boto3 has no region.
-    """
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import NoRegionError
-
-    config = Config(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-    )
-    try:
-        return boto3.session.Session().client("dynamodb", config=config)
-    except NoRegionError as exc:
-        raise NotConfigured(
-            "the DynamoDB user store needs a region: set AWS_DEFAULT_REGION"
-        ) from exc
+# Re-exported: the client and its Lambda budget (dynamodb_items), the keys.
+__all__ = [
+    "LAMBDA_CONNECT_TIMEOUT",
+    "LAMBDA_MAX_ATTEMPTS",
+    "LAMBDA_READ_TIMEOUT",
+    "DynamoDBUserRepository",
+    "identity_key",
+    "make_dynamodb_client",
+    "user_key",
+]
 
 
-class _ConditionFailed(Exception):
-    pass
-
-
-class DynamoDBUserRepository:
+class DynamoDBUserRepository(DynamoDBItems):
     """``UserRepository`` on a DynamoDB table.
 
     Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no
@@ -110,29 +69,13 @@ class DynamoDBUserRepository:
        decides the same.
 
     Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
-    changed attributes and ``updated_at`` (from ``clock``, default the system
-    time, in whole seconds) only: unknown attributes, ``tier``, ``disabled``
-    and the revocation attributes survive every login. A sign-out is ``ADD
-    token_generation :one``, atomic, so racing sign-outs all count. Reads are
-    consistent; numbers come back as ``int``. Library errors become
-    ``StoreUnavailable`` naming the table, never credentials; a
-    ``ValidationException`` (a request the service refuses, which no retry
-    fixes) becomes ``InternalError``. boto3 is imported only when a client is
-    built.
+    changed attributes and ``updated_at`` only (see ``DynamoDBItems``):
+    unknown attributes, ``tier``, ``disabled`` and the revocation attributes
+    survive every login. A sign-out is ``ADD token_generation :one``, atomic,
+    so racing sign-outs all count. Library errors become ``StoreUnavailable``
+    naming the table, never credentials; a ``ValidationException`` (a request
+    the service refuses, which no retry fixes) becomes ``InternalError``.
     """
-
-    def __init__(self, client: Any, table: str, *, clock: Clock | None = None) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if not table:
-            raise ValueError("a DynamoDB table name is required")
-        self._client = client
-        self.table = table
-        self._time: Callable[[], float] = time.time if clock is None else clock.now
-        self._serialize = TypeSerializer().serialize
-        self._deserialize = TypeDeserializer().deserialize
-        self._library_errors: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 
     # -- the port
 
@@ -166,7 +109,7 @@ class DynamoDBUserRepository:
         }
         try:
             self._put_new(claim)
-        except _ConditionFailed:
+        except ConditionFailed:
             existing = self._get(claim["pk"])
             if existing is None:  # pragma: no cover - identity items are never deleted
                 raise StoreUnavailable(
@@ -191,7 +134,7 @@ class DynamoDBUserRepository:
         key = identity_key(identity)
         try:
             self._put_new({"pk": key, "user_id": user_id, **identity_fields(identity)})
-        except _ConditionFailed:
+        except ConditionFailed:
             existing = self._get(key)
             if existing is not None and existing.get("user_id") != user_id:
                 winner = self._user_of_claim(key, existing)
@@ -235,7 +178,7 @@ class DynamoDBUserRepository:
                 },
                 ReturnValues="ALL_NEW",
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             item = self._get(user_key(user_id))
             if item is None:
                 raise UnknownUser() from None
@@ -272,7 +215,7 @@ class DynamoDBUserRepository:
                     }
                 )
                 continue
-            except _ConditionFailed:
+            except ConditionFailed:
                 owner = self._get(key)
             if owner is None or owner.get("user_id") == user_id:
                 continue
@@ -280,7 +223,7 @@ class DynamoDBUserRepository:
         try:
             self._put_new(dict(pending["user"]))
             return User.from_item(pending["user"])
-        except _ConditionFailed:
+        except ConditionFailed:
             pass  # another reader or the creator completed it
         item = self._get(user_key(user_id))
         if item is not None:
@@ -309,7 +252,7 @@ class DynamoDBUserRepository:
                     ":mine": {"S": user_id},
                 },
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             pass  # another completer re-pointed it already
         if (winner.oauth_provider, winner.oauth_provider_sub) == (
             first.provider,
@@ -320,59 +263,3 @@ class DynamoDBUserRepository:
             winner.user_id,
             {"oauth_provider": first.provider, "oauth_provider_sub": first.subject},
         )
-
-    def _get(self, pk: str) -> dict[str, Any] | None:
-        answer = self._call(
-            self._client.get_item,
-            TableName=self.table,
-            Key={"pk": {"S": pk}},
-            ConsistentRead=True,
-        )
-        item = answer.get("Item")
-        if not item:
-            return None
-        return {k: plain(self._deserialize(v)) for k, v in item.items()}
-
-    def _put_new(self, item: Mapping[str, Any]) -> None:
-        self._call(
-            self._client.put_item,
-            TableName=self.table,
-            Item={k: self._serialize(v) for k, v in item.items()},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-
-    def _update(self, user_id: str, changes: Mapping[str, Any]) -> User:
-        changes = {**changes, "updated_at": self._now()}
-        try:
-            answer = self._call(
-                self._client.update_item,
-                TableName=self.table,
-                Key={"pk": {"S": user_key(user_id)}},
-                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={f"#{k}": k for k in changes},
-                ExpressionAttributeValues={
-                    f":{k}": self._serialize(v) for k, v in changes.items()
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except _ConditionFailed:
-            raise UnknownUser() from None
-        return self._user_of_answer(answer)
-
-    def _user_of_answer(self, answer: Mapping[str, Any]) -> User:
-        attributes = answer.get("Attributes", {})
-        return User.from_item(
-            {k: plain(self._deserialize(v)) for k, v in attributes.items()}
-        )
-
-    def _now(self) -> int:
-        return math.floor(self._time())
-
-    def _call(self, method: Callable[..., T], **kwargs: Any) -> T:
-        try:
-            return method(**kwargs)
-        except self._library_errors as exc:
-            if error_code(exc) == CONDITION_FAILED:
-                raise _ConditionFailed() from None
-            raise translate_error(exc, self.table) from exc

@@ -55,11 +55,13 @@ SRC = Path(wikibot_auth.__file__).resolve().parent
 # src/adapters/ (DESIGN "The hexagon": an adapter knows no other adapter).
 ADAPTER_HELPERS = {
     "bounded_http",
+    "dynamodb_items",
     "dynamodb_table",
     "key_files",
     "key_ring",
     "lru",
     "sqlite_connections",
+    "sqlite_schema",
 }
 
 
