@@ -6,17 +6,39 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
-from ..domain.model import MAX_GENERATION, Identity, User, link_changes
+from ..domain.errors import (
+    InternalError,
+    OperationRefused,
+    StoreUnavailable,
+    UnknownUser,
+)
+from ..domain.linking import recorded_after_unlink
+from ..domain.model import (
+    MAX_GENERATION,
+    Identity,
+    User,
+    UserPage,
+    UserWithIdentities,
+    link_changes,
+)
 from .dynamodb_items import (
     LAMBDA_CONNECT_TIMEOUT,
     LAMBDA_MAX_ATTEMPTS,
     LAMBDA_READ_TIMEOUT,
     ConditionFailed,
     DynamoDBItems,
+    decode_cursor,
+    encode_cursor,
     make_dynamodb_client,
 )
-from .dynamodb_table import identity_fields, identity_key, identity_of, user_key
+from .dynamodb_table import (
+    IDENTITY_KEYS,
+    candidate_keys,
+    identity_fields,
+    identity_key,
+    identity_of,
+    user_key,
+)
 
 # Re-exported: the client and its Lambda budget (dynamodb_items), the keys.
 __all__ = [
@@ -66,7 +88,30 @@ class DynamoDBUserRepository(DynamoDBItems):
        user (a conditional update on ``user_id`` still being ours) and linked
        to it, as a login would have done. Identity ownership only changes while
        a claim is pending and no user item exists for it, so every completer
-       decides the same.
+       decides the same. (The operator's unlink and move change it too, but
+       only for users whose item exists, which no completer touches.)
+
+    A user's identities, with no index on ``user_id`` (a GSI would change
+    every deployed table, and its reads are only eventually consistent): the
+    user item names its identity items in ``identity_keys``, a string set
+    that is a SUPERSET of them. A write adds a key (``ADD``) BEFORE the
+    identity item names the user, and drops it (``DELETE``) only AFTER the
+    item stopped naming it, so a crash in between leaves an extra key, never
+    a missing one. The identity items stay the truth: a reader takes the keys
+    in ``identity_keys`` plus those the recorded primary and
+    ``workos_user_id`` name (all a record older than ``identity_keys`` can
+    tell), and keeps those whose item names this user, read with
+    ``BatchGetItem`` (consistent, 100 keys a request). So a page of
+    ``scan_users`` is right whatever order the ``Scan`` returns ``USER#`` and
+    ``IDENTITY#`` items in, and holds nothing beyond the page. (An older
+    record whose primary a login replaced before this version shows only the
+    newest primary.)
+
+    ``scan_users`` is a paginated ``Scan`` filtered to ``USER#`` items, its
+    ``Limit`` the users still wanted (so a page never holds more), its
+    ``LastEvaluatedKey`` the cursor (base64url, as it may name an identity).
+    A link adds the key without touching ``updated_at``, so a link refused
+    because another user holds the identity changes nothing a reader sees.
 
     Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
     changed attributes and ``updated_at`` only (see ``DynamoDBItems``):
@@ -94,7 +139,11 @@ class DynamoDBUserRepository(DynamoDBItems):
             raise ValueError("a user is created with at least one identity")
         first = identities[0]
         pending: dict[str, Any] = {
-            "user": {"pk": user_key(user.user_id), **user.to_item()},
+            "user": {
+                "pk": user_key(user.user_id),
+                **user.to_item(),
+                IDENTITY_KEYS: {identity_key(i) for i in identities},
+            },
             "identities": [identity_key(i) for i in identities],
         }
         named = {identity_key(i): identity_fields(i) for i in identities}
@@ -129,9 +178,8 @@ class DynamoDBUserRepository(DynamoDBItems):
     def link_identity(
         self, user_id: str, identity: Identity, *, primary: bool = True
     ) -> User:
-        if self.get(user_id) is None:
-            raise UnknownUser()
         key = identity_key(identity)
+        self._add_identity_key(user_id, key)  # UnknownUser for a missing user
         try:
             self._put_new({"pk": key, "user_id": user_id, **identity_fields(identity)})
         except ConditionFailed:
@@ -191,7 +239,88 @@ class DynamoDBUserRepository(DynamoDBItems):
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         return self._update(user_id, {"disabled": bool(disabled)})
 
+    def get_with_identities(self, user_id: str) -> UserWithIdentities | None:
+        item = self._get(user_key(user_id))
+        return None if item is None else self._with_identities([item])[0]
+
+    def scan_users(self, cursor: str | None, limit: int) -> UserPage:
+        if limit < 1:
+            raise ValueError("a page holds at least one user")
+        start = None if cursor is None else decode_cursor(cursor)
+        items, last = self._scan_users(start, limit)
+        users = self._with_identities(items)
+        return UserPage(users, None if last is None else encode_cursor(last))
+
+    def unlink_identity(self, user_id: str, identity: Identity) -> User:
+        current = self.get_with_identities(user_id)
+        if current is None:
+            raise UnknownUser()
+        key = identity_key(identity)
+        try:
+            self._call(
+                self._client.delete_item,
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                ConditionExpression="user_id = :mine",
+                ExpressionAttributeValues={":mine": {"S": user_id}},
+            )
+        except ConditionFailed:
+            raise OperationRefused("the identity does not map to this user") from None
+        changes = recorded_after_unlink(current.user, identity, current.identities)
+        return self._update(user_id, changes, drop_key=key)
+
+    def move_identity(
+        self, identity: Identity, from_user_id: str, to_user_id: str
+    ) -> User | None:
+        key = identity_key(identity)
+        self._add_identity_key(to_user_id, key)  # UnknownUser for a missing one
+        try:
+            # The pending note names the user it was created for: not ours now.
+            self._call(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET user_id = :to REMOVE pending",
+                ConditionExpression="user_id = :from",
+                ExpressionAttributeValues={
+                    ":to": {"S": to_user_id},
+                    ":from": {"S": from_user_id},
+                },
+            )
+        except ConditionFailed:
+            claim = self._get(key)
+            if claim is None:
+                return None
+            if claim.get("user_id") != to_user_id:
+                return self._user_of_claim(key, claim)
+        else:
+            try:
+                self._update(from_user_id, {}, drop_key=key)
+            except UnknownUser:
+                pass  # an identity of a user item removed by hand
+        return self._update(to_user_id, {})
+
+    def mark_merged(self, user_id: str, into_user_id: str) -> User:
+        return self._update(user_id, {"merged_into": into_user_id, "disabled": True})
+
     # -- internals
+
+    def _with_identities(
+        self, items: Sequence[Mapping[str, Any]]
+    ) -> list[UserWithIdentities]:
+        candidates = {str(item["user_id"]): candidate_keys(item) for item in items}
+        found = self._batch_get(k for keys in candidates.values() for k in keys)
+        return [
+            UserWithIdentities(
+                User.from_item(item),
+                [
+                    identity_of(key, found[key])
+                    for key in candidates[str(item["user_id"])]
+                    if key in found and found[key].get("user_id") == item["user_id"]
+                ],
+            )
+            for item in items
+        ]
 
     def _user_of_claim(self, key: str, claim: Mapping[str, Any]) -> User | None:
         item = self._get(user_key(str(claim["user_id"])))
@@ -240,6 +369,7 @@ class DynamoDBUserRepository(DynamoDBItems):
         winner = self._user_of_claim(owner_key, owner)
         if winner is None:
             return None
+        self._add_identity_key(winner.user_id, identity_key(first))
         try:
             self._call(
                 self._client.update_item,

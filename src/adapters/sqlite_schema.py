@@ -23,9 +23,11 @@ _V1_COLUMNS = (
     "updated_at",
     "tokens_valid_after",
 )
+_V2_COLUMNS = (*_V1_COLUMNS[:-1], "token_generation", _V1_COLUMNS[-1])
 COLUMNS: dict[int, tuple[str, ...]] = {
     1: _V1_COLUMNS,
-    2: (*_V1_COLUMNS[:-1], "token_generation", _V1_COLUMNS[-1]),
+    2: _V2_COLUMNS,
+    3: (*_V2_COLUMNS, "merged_into"),
 }
 
 # What brings a file of the version before to each version (never edited once
@@ -56,6 +58,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # The revocation counter (DESIGN "Users and identities").
     2: ("ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",),
+    # ``users merge`` (DESIGN "Leaving WorkOS"): whom a merged user went into.
+    3: ("ALTER TABLE users ADD COLUMN merged_into TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

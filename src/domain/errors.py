@@ -22,6 +22,8 @@ token, an authorization code, a verifier, a key or a secret.
     │   ├── IdPError              idp_error
     │   ├── IdPUnavailable        idp_unavailable   (retry_after)
     │   └── StoreUnavailable      store_unavailable (retry_after)
+    ├── OperationRefused          operation_refused: an operator's act would
+    │                             break an invariant of the stored users
     ├── NotConfigured             not_configured: we are misconfigured
     └── InternalError             internal_error
 
@@ -140,6 +142,15 @@ class IdPUnavailable(DependencyError):
 class StoreUnavailable(DependencyError):
     code = "store_unavailable"
     default_message = "the user store is unavailable"
+
+
+class OperationRefused(AuthError):
+    """An operator's act (link, unlink, merge) would break an invariant of the
+    stored users, so nothing was written. The message says why, naming user
+    ids and provider names only (never a subject, which may be an email)."""
+
+    code = "operation_refused"
+    default_message = "the operation was refused"
 
 
 class NotConfigured(AuthError):
