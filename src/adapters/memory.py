@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from ..domain.errors import AuthError, LoginFailed, OperationRefused, UnknownUser
+from ..domain.errors import (
+    AuthError,
+    IdPError,
+    LoginFailed,
+    OperationRefused,
+    UnknownUser,
+)
 from ..domain.linking import recorded_after_unlink
 from ..domain.model import (
     AuthorizationRequest,
@@ -282,3 +288,31 @@ class ScriptedIdentityProvider:
         if isinstance(outcome, AuthError):
             raise outcome
         return outcome
+
+
+class ScriptedIdentityDirectory:
+    """An ``IdentityDirectory`` of scripted accounts: ``accounts`` maps an
+    account id to the raw identity it holds (or None); ``fail(account_id,
+    error, times)`` makes the next lookups of it raise ``error``. Unknown
+    accounts are ``IdPError`` (WorkOS answers 404). ``asked`` records every
+    lookup."""
+
+    def __init__(self, accounts: Mapping[str, Identity | None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.accounts: dict[str, Identity | None] = dict(accounts or {})
+        self._failures: dict[str, deque[AuthError]] = {}
+        self.asked: list[str] = []
+
+    def fail(self, account_id: str, error: AuthError, times: int = 1) -> None:
+        with self._lock:
+            self._failures.setdefault(account_id, deque()).extend([error] * times)
+
+    def get_provider_sub(self, user_id: str) -> Identity | None:
+        with self._lock:
+            self.asked.append(user_id)
+            failures = self._failures.get(user_id)
+            if failures:
+                raise failures.popleft()
+            if user_id not in self.accounts:
+                raise IdPError("no such account")
+            return self.accounts[user_id]

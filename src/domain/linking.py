@@ -49,9 +49,12 @@ def recorded_identity(user: User) -> Identity | None:
 def records_as_primary(user: User, identity: Identity) -> bool:
     """Whether linking ``identity`` to ``user`` should make it the recorded
     primary: a raw identity replaces a recorded alias or ``local`` (or none),
-    never another raw identity (the one a login recorded stays)."""
+    or the recorded identity's non-canonical form; never another raw identity
+    (the one a login recorded stays)."""
     recorded = recorded_identity(user)
-    return is_raw(identity) and (recorded is None or not is_raw(recorded))
+    if recorded is None or not is_raw(recorded):
+        return is_raw(identity)
+    return recorded != identity and canonical_identity(recorded) == identity
 
 
 def best_identity(identities: Iterable[Identity]) -> Identity | None:

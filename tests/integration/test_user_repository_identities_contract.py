@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.factories import make_user as _user
+from tests.factories import add_user
 from tests.integration.store_helpers import STORE_NOW, RawAccess
 from wikibot_auth.adapters.memory import FixedClock
 from wikibot_auth.domain.errors import OperationRefused, UnknownUser
@@ -24,22 +24,6 @@ ALIAS = Identity.workos("user_01")
 GITHUB = Identity("github", "42")
 # Over 1024 bytes as a key: DynamoDB's digest form.
 LONG = Identity("google", "s" * 2_000 + "ü")
-
-
-def _create(store: Any, user_id: str, *identities: Identity, **changes: Any) -> Any:
-    first = identities[0]
-    user = _user(
-        user_id,
-        oauth_provider=first.provider,
-        oauth_provider_sub=first.subject,
-        workos_user_id=next(
-            (i.subject for i in identities if i.provider == "workos"), None
-        ),
-        **changes,
-    )
-    created, fresh = store.create(user, list(identities))
-    assert fresh
-    return created
 
 
 def _walk(store: Any, limit: int) -> list[UserWithIdentities]:
@@ -61,8 +45,8 @@ def _walk(store: Any, limit: int) -> list[UserWithIdentities]:
 def test_get_with_identities_names_every_identity_of_that_user_only(
     store: Any,
 ) -> None:
-    ada = _create(store, "usr_1", GOOGLE, ALIAS)
-    _create(store, "usr_2", Identity("google", "g-2"))
+    ada = add_user(store, "usr_1", GOOGLE, ALIAS)
+    add_user(store, "usr_2", Identity("google", "g-2"))
     store.link_identity("usr_1", GITHUB, primary=False)
     got = store.get_with_identities("usr_1")
     assert got.user == attrs.evolve(ada, updated_at=STORE_NOW)
@@ -72,7 +56,7 @@ def test_get_with_identities_names_every_identity_of_that_user_only(
 
 
 def test_a_long_subject_is_named_whole(store: Any) -> None:
-    _create(store, "usr_1", LONG, ALIAS)
+    add_user(store, "usr_1", LONG, ALIAS)
     assert store.get_with_identities("usr_1").identities == (LONG, ALIAS)
 
 
@@ -85,11 +69,11 @@ def test_a_walk_over_an_empty_store_ends_at_once(store: Any) -> None:
 
 
 def _population(store: Any) -> dict[str, tuple[Identity, ...]]:
-    _create(store, "usr_a", GOOGLE, ALIAS)
-    _create(store, "usr_b", Identity.workos("user_02"))
-    _create(store, "usr_c", Identity.local("carol@example.com"))
-    _create(store, "usr_d", LONG)
-    _create(store, "usr_e", GITHUB, Identity.workos("user_05"))
+    add_user(store, "usr_a", GOOGLE, ALIAS)
+    add_user(store, "usr_b", Identity.workos("user_02"))
+    add_user(store, "usr_c", Identity.local("carol@example.com"))
+    add_user(store, "usr_d", LONG)
+    add_user(store, "usr_e", GITHUB, Identity.workos("user_05"))
     store.link_identity("usr_e", Identity("microsoft", "m-5"), primary=False)
     return {
         "usr_a": (GOOGLE, ALIAS),
@@ -117,8 +101,8 @@ def test_a_user_created_mid_walk_leaves_the_others_walked_once(store: Any) -> No
     seen: list[str] = []
     page = store.scan_users(None, 2)
     seen.extend(u.user.user_id for u in page.users)
-    _create(store, "usr_new", Identity("google", "g-new"))
-    _create(store, "usr_0", Identity("google", "g-0"))  # sorts before the others
+    add_user(store, "usr_new", Identity("google", "g-new"))
+    add_user(store, "usr_0", Identity("google", "g-0"))  # sorts before the others
     while page.next_cursor is not None:
         page = store.scan_users(page.next_cursor, 2)
         seen.extend(u.user.user_id for u in page.users)
@@ -137,7 +121,7 @@ def test_a_page_needs_a_positive_limit(store: Any) -> None:
 def test_unlinking_the_recorded_identity_records_the_best_remaining_one(
     store: Any,
 ) -> None:
-    _create(store, "usr_1", GOOGLE, ALIAS)
+    add_user(store, "usr_1", GOOGLE, ALIAS)
     store.link_identity("usr_1", GITHUB, primary=False)
     after = store.unlink_identity("usr_1", GOOGLE)
     assert (after.oauth_provider, after.oauth_provider_sub) == ("github", "42")
@@ -153,7 +137,7 @@ def test_unlinking_the_recorded_identity_records_the_best_remaining_one(
 def test_unlinking_the_alias_forgets_the_workos_user_id(
     store: Any, raw: RawAccess
 ) -> None:
-    _create(store, "usr_1", GOOGLE, ALIAS)
+    add_user(store, "usr_1", GOOGLE, ALIAS)
     after = store.unlink_identity("usr_1", ALIAS)
     assert (after.oauth_provider, after.workos_user_id) == ("google", None)
     assert "workos_user_id" not in raw.item("usr_1")
@@ -161,8 +145,8 @@ def test_unlinking_the_alias_forgets_the_workos_user_id(
 
 
 def test_an_unlinked_identity_is_free_to_link_again(store: Any) -> None:
-    _create(store, "usr_1", LONG, ALIAS)
-    _create(store, "usr_2", GITHUB)
+    add_user(store, "usr_1", LONG, ALIAS)
+    add_user(store, "usr_2", GITHUB)
     store.unlink_identity("usr_1", LONG)
     assert store.link_identity("usr_2", LONG, primary=False).user_id == "usr_2"
     assert store.find_by_identity(LONG).user_id == "usr_2"
@@ -173,8 +157,8 @@ def test_an_unlinked_identity_is_free_to_link_again(store: Any) -> None:
 def test_unlinking_an_identity_that_is_not_the_users_writes_nothing(
     store: Any, raw: RawAccess, identity: Identity
 ) -> None:
-    _create(store, "usr_1", GOOGLE)
-    _create(store, "usr_2", GITHUB)
+    add_user(store, "usr_1", GOOGLE)
+    add_user(store, "usr_2", GITHUB)
     before = raw.item("usr_1")
     with pytest.raises(OperationRefused):
         store.unlink_identity("usr_1", identity)
@@ -188,8 +172,8 @@ def test_unlinking_an_identity_that_is_not_the_users_writes_nothing(
 
 
 def test_move_re_points_the_identity_and_nothing_else(store: Any) -> None:
-    source = _create(store, "usr_from", GOOGLE, ALIAS)
-    target = _create(store, "usr_into", GITHUB)
+    source = add_user(store, "usr_from", GOOGLE, ALIAS)
+    target = add_user(store, "usr_into", GITHUB)
     moved = store.move_identity(ALIAS, "usr_from", "usr_into")
     assert moved == attrs.evolve(target, updated_at=STORE_NOW)
     assert store.find_by_identity(ALIAS) == moved
@@ -201,8 +185,8 @@ def test_move_re_points_the_identity_and_nothing_else(store: Any) -> None:
 
 
 def test_a_long_identity_moves(store: Any) -> None:
-    _create(store, "usr_from", LONG)
-    _create(store, "usr_into", GITHUB)
+    add_user(store, "usr_from", LONG)
+    add_user(store, "usr_into", GITHUB)
     assert store.move_identity(LONG, "usr_from", "usr_into").user_id == "usr_into"
     assert store.find_by_identity(LONG).user_id == "usr_into"
     assert store.get_with_identities("usr_from").identities == ()
@@ -212,9 +196,9 @@ def test_a_long_identity_moves(store: Any) -> None:
 def test_move_of_an_identity_that_is_not_the_sources_writes_nothing(
     store: Any, raw: RawAccess
 ) -> None:
-    _create(store, "usr_from", GOOGLE)
-    _create(store, "usr_into", GITHUB)
-    _create(store, "usr_other", ALIAS)
+    add_user(store, "usr_from", GOOGLE)
+    add_user(store, "usr_into", GITHUB)
+    add_user(store, "usr_other", ALIAS)
     before = raw.item("usr_other"), raw.item("usr_from")
     assert store.move_identity(ALIAS, "usr_from", "usr_into").user_id == "usr_other"
     assert store.move_identity(Identity("x", "y"), "usr_from", "usr_into") is None
@@ -229,7 +213,7 @@ def test_move_of_an_identity_that_is_not_the_sources_writes_nothing(
 def test_mark_merged_disables_and_records_where_it_went(
     store: Any, raw: RawAccess
 ) -> None:
-    created = _create(store, "usr_from", GOOGLE)
+    created = add_user(store, "usr_from", GOOGLE)
     raw.put({**raw.item("usr_from"), "plan_note": "kept"})
     merged = store.mark_merged("usr_from", "usr_into")
     assert merged == attrs.evolve(
@@ -253,8 +237,8 @@ WRITES: dict[str, Callable[[Any], Any]] = {
 def test_each_write_sets_updated_at_and_keeps_what_it_does_not_know(
     store: Any, raw: RawAccess, store_clock: FixedClock, write: Callable[[Any], Any]
 ) -> None:
-    _create(store, "usr_1", GOOGLE, GITHUB)
-    _create(store, "usr_2", Identity("google", "g-2"), GITLAB)
+    add_user(store, "usr_1", GOOGLE, GITHUB)
+    add_user(store, "usr_2", Identity("google", "g-2"), GITLAB)
     raw.put({**raw.item("usr_1"), "tier": "pro", "plan_note": "kept"})
     store_clock.set(STORE_NOW + 123.9)
     assert write(store).updated_at == STORE_NOW + 123
