@@ -160,7 +160,9 @@ class DynamoDBUserRepository(DynamoDBItems):
             self._put_new(claim)
         except ConditionFailed:
             existing = self._get(claim["pk"])
-            if existing is None:  # pragma: no cover - identity items are never deleted
+            # Only an operator's unlink between the two calls removes it: a
+            # retryable answer (the next login claims it).
+            if existing is None:  # pragma: no cover
                 raise StoreUnavailable(
                     f"DynamoDB table {self.table!r}: an identity vanished"
                 ) from None
