@@ -1,11 +1,12 @@
-"""Test data builders shared by the store tests: one ``User`` factory, and the
-raw identity a ``User`` records."""
+"""Test data builders shared by the store tests: one ``User`` factory, a user
+added to a store with its identities, and the raw identity a ``User``
+records."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wikibot_auth.domain.model import User
+from wikibot_auth.domain.model import Identity, User
 
 CREATED_AT = 1_700_000_000
 
@@ -28,3 +29,20 @@ def make_user(user_id: str = "usr_1", **changes: Any) -> User:
 
 def raw_identity(user: User) -> tuple[str, str]:
     return (user.oauth_provider, user.oauth_provider_sub)
+
+
+def add_user(repo: Any, user_id: str, *identities: Identity, **changes: Any) -> User:
+    """Create Ada's record under ``user_id`` in ``repo`` holding
+    ``identities``: the first recorded as primary, a ``workos`` one as
+    ``workos_user_id``; keyword arguments replace attributes."""
+    first = identities[0]
+    aliases = [i.subject for i in identities if i.provider == "workos"]
+    values: dict[str, Any] = {
+        "oauth_provider": first.provider,
+        "oauth_provider_sub": first.subject,
+        "workos_user_id": aliases[0] if aliases else None,
+    }
+    values.update(changes)
+    user, created = repo.create(make_user(user_id, **values), list(identities))
+    assert created
+    return user  # type: ignore[no-any-return]

@@ -3,66 +3,58 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
-from ..domain.model import MAX_GENERATION, Identity, User, link_changes
-from ..domain.ports import Clock
+from ..domain.errors import (
+    InternalError,
+    OperationRefused,
+    StoreUnavailable,
+    UnknownUser,
+)
+from ..domain.linking import recorded_after_unlink
+from ..domain.model import (
+    MAX_GENERATION,
+    Identity,
+    User,
+    UserPage,
+    UserWithIdentities,
+    link_changes,
+)
 from .aws_clients import (
-    CONNECT_TIMEOUT,
-    MAX_ATTEMPTS,
-    READ_TIMEOUT,
-    make_aws_client,
+    LAMBDA_CONNECT_TIMEOUT,
+    LAMBDA_MAX_ATTEMPTS,
+    LAMBDA_READ_TIMEOUT,
+)
+from .dynamodb_items import (
+    ConditionFailed,
+    DynamoDBItems,
+    decode_cursor,
+    encode_cursor,
+    make_dynamodb_client,
 )
 from .dynamodb_table import (
-    CONDITION_FAILED,
-    error_code,
+    IDENTITY_KEYS,
+    candidate_keys,
     identity_fields,
     identity_key,
     identity_of,
-    plain,
-    translate_error,
     user_key,
 )
 
-T = TypeVar("T")
+# Re-exported: the client and its Lambda budget (dynamodb_items), the keys.
+__all__ = [
+    "LAMBDA_CONNECT_TIMEOUT",
+    "LAMBDA_MAX_ATTEMPTS",
+    "LAMBDA_READ_TIMEOUT",
+    "DynamoDBUserRepository",
+    "identity_key",
+    "make_dynamodb_client",
+    "user_key",
+]
 
 
-def make_dynamodb_client(
-    connect_timeout: float = CONNECT_TIMEOUT,
-    read_timeout: float = READ_TIMEOUT,
-    max_attempts: int = MAX_ATTEMPTS,
-    session: Any = None,
-) -> Any:
-    """The process's one DynamoDB client (the container keeps it as a Singleton,
-    made from the process's one boto3 ``session``).
-
-    Region and endpoint come from boto3's own configuration
-    (``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...). Timeouts: connect
-    2 s, read 3 s; botocore ``standard`` retries, at most 3 attempts. The Lambda
-    entrypoint passes the tighter ``LAMBDA_*`` budget (adapters/aws_clients.py,
-    shared with the KMS client).
-
-    Raises:
-        NotConfigured: boto3 has no region.
-    """
-    return make_aws_client(
-        "dynamodb",
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        max_attempts=max_attempts,
-        purpose="the DynamoDB user store",
-        session=session,
-    )
-
-
-class _ConditionFailed(Exception):
-    pass
-
-
-class DynamoDBUserRepository:
+class DynamoDBUserRepository(DynamoDBItems):
     """``UserRepository`` on a DynamoDB table.
 
     Item shape (DESIGN.md "Users and identities"), hash key ``pk`` (S), no
@@ -98,32 +90,39 @@ class DynamoDBUserRepository:
        user (a conditional update on ``user_id`` still being ours) and linked
        to it, as a login would have done. Identity ownership only changes while
        a claim is pending and no user item exists for it, so every completer
-       decides the same.
+       decides the same. (The operator's unlink and move change it too, but
+       only for users whose item exists, which no completer touches.)
+
+    A user's identities, with no index on ``user_id`` (a GSI would change
+    every deployed table, and its reads are only eventually consistent): the
+    user item names its identity items in ``identity_keys``, a string set
+    that is a SUPERSET of them. A write adds a key (``ADD``) BEFORE the
+    identity item names the user, and drops it (``DELETE``) only AFTER the
+    item stopped naming it, so a crash in between leaves an extra key, never
+    a missing one. The identity items stay the truth: a reader takes the keys
+    in ``identity_keys`` plus those the recorded primary and
+    ``workos_user_id`` name (all a record older than ``identity_keys`` can
+    tell), and keeps those whose item names this user, read with
+    ``BatchGetItem`` (consistent, 100 keys a request). So a page of
+    ``scan_users`` is right whatever order the ``Scan`` returns ``USER#`` and
+    ``IDENTITY#`` items in, and holds nothing beyond the page. (An older
+    record whose primary a login replaced before this version shows only the
+    newest primary.)
+
+    ``scan_users`` is a paginated ``Scan`` filtered to ``USER#`` items, its
+    ``Limit`` the users still wanted (so a page never holds more), its
+    ``LastEvaluatedKey`` the cursor (base64url, as it may name an identity).
+    A link adds the key without touching ``updated_at``, so a link refused
+    because another user holds the identity changes nothing a reader sees.
 
     Updates are ``UpdateItem`` with ``attribute_exists(pk)`` and ``SET`` on the
-    changed attributes and ``updated_at`` (from ``clock``, default the system
-    time, in whole seconds) only: unknown attributes, ``tier``, ``disabled``
-    and the revocation attributes survive every login. A sign-out is ``ADD
-    token_generation :one``, atomic, so racing sign-outs all count. Reads are
-    consistent; numbers come back as ``int``. Library errors become
-    ``StoreUnavailable`` naming the table, never credentials; a
-    ``ValidationException`` (a request the service refuses, which no retry
-    fixes) becomes ``InternalError``. boto3 is imported only when a client is
-    built.
+    changed attributes and ``updated_at`` only (see ``DynamoDBItems``):
+    unknown attributes, ``tier``, ``disabled`` and the revocation attributes
+    survive every login. A sign-out is ``ADD token_generation :one``, atomic,
+    so racing sign-outs all count. Library errors become ``StoreUnavailable``
+    naming the table, never credentials; a ``ValidationException`` (a request
+    the service refuses, which no retry fixes) becomes ``InternalError``.
     """
-
-    def __init__(self, client: Any, table: str, *, clock: Clock | None = None) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if not table:
-            raise ValueError("a DynamoDB table name is required")
-        self._client = client
-        self.table = table
-        self._time: Callable[[], float] = time.time if clock is None else clock.now
-        self._serialize = TypeSerializer().serialize
-        self._deserialize = TypeDeserializer().deserialize
-        self._library_errors: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 
     # -- the port
 
@@ -142,7 +141,11 @@ class DynamoDBUserRepository:
             raise ValueError("a user is created with at least one identity")
         first = identities[0]
         pending: dict[str, Any] = {
-            "user": {"pk": user_key(user.user_id), **user.to_item()},
+            "user": {
+                "pk": user_key(user.user_id),
+                **user.to_item(),
+                IDENTITY_KEYS: {identity_key(i) for i in identities},
+            },
             "identities": [identity_key(i) for i in identities],
         }
         named = {identity_key(i): identity_fields(i) for i in identities}
@@ -157,9 +160,11 @@ class DynamoDBUserRepository:
         }
         try:
             self._put_new(claim)
-        except _ConditionFailed:
+        except ConditionFailed:
             existing = self._get(claim["pk"])
-            if existing is None:  # pragma: no cover - identity items are never deleted
+            # Only an operator's unlink between the two calls removes it: a
+            # retryable answer (the next login claims it).
+            if existing is None:  # pragma: no cover
                 raise StoreUnavailable(
                     f"DynamoDB table {self.table!r}: an identity vanished"
                 ) from None
@@ -177,12 +182,11 @@ class DynamoDBUserRepository:
     def link_identity(
         self, user_id: str, identity: Identity, *, primary: bool = True
     ) -> User:
-        if self.get(user_id) is None:
-            raise UnknownUser()
         key = identity_key(identity)
+        self._add_identity_key(user_id, key)  # UnknownUser for a missing user
         try:
             self._put_new({"pk": key, "user_id": user_id, **identity_fields(identity)})
-        except _ConditionFailed:
+        except ConditionFailed:
             existing = self._get(key)
             if existing is not None and existing.get("user_id") != user_id:
                 winner = self._user_of_claim(key, existing)
@@ -226,7 +230,7 @@ class DynamoDBUserRepository:
                 },
                 ReturnValues="ALL_NEW",
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             item = self._get(user_key(user_id))
             if item is None:
                 raise UnknownUser() from None
@@ -239,7 +243,88 @@ class DynamoDBUserRepository:
     def set_disabled(self, user_id: str, disabled: bool) -> User:
         return self._update(user_id, {"disabled": bool(disabled)})
 
+    def get_with_identities(self, user_id: str) -> UserWithIdentities | None:
+        item = self._get(user_key(user_id))
+        return None if item is None else self._with_identities([item])[0]
+
+    def scan_users(self, cursor: str | None, limit: int) -> UserPage:
+        if limit < 1:
+            raise ValueError("a page holds at least one user")
+        start = None if cursor is None else decode_cursor(cursor)
+        items, last = self._scan_users(start, limit)
+        users = self._with_identities(items)
+        return UserPage(users, None if last is None else encode_cursor(last))
+
+    def unlink_identity(self, user_id: str, identity: Identity) -> User:
+        current = self.get_with_identities(user_id)
+        if current is None:
+            raise UnknownUser()
+        key = identity_key(identity)
+        try:
+            self._call(
+                self._client.delete_item,
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                ConditionExpression="user_id = :mine",
+                ExpressionAttributeValues={":mine": {"S": user_id}},
+            )
+        except ConditionFailed:
+            raise OperationRefused("the identity does not map to this user") from None
+        changes = recorded_after_unlink(current.user, identity, current.identities)
+        return self._update(user_id, changes, drop_key=key)
+
+    def move_identity(
+        self, identity: Identity, from_user_id: str, to_user_id: str
+    ) -> User | None:
+        key = identity_key(identity)
+        self._add_identity_key(to_user_id, key)  # UnknownUser for a missing one
+        try:
+            # The pending note names the user it was created for: not ours now.
+            self._call(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET user_id = :to REMOVE pending",
+                ConditionExpression="user_id = :from",
+                ExpressionAttributeValues={
+                    ":to": {"S": to_user_id},
+                    ":from": {"S": from_user_id},
+                },
+            )
+        except ConditionFailed:
+            claim = self._get(key)
+            if claim is None:
+                return None
+            if claim.get("user_id") != to_user_id:
+                return self._user_of_claim(key, claim)
+        else:
+            try:
+                self._update(from_user_id, {}, drop_key=key)
+            except UnknownUser:
+                pass  # an identity of a user item removed by hand
+        return self._update(to_user_id, {})
+
+    def mark_merged(self, user_id: str, into_user_id: str) -> User:
+        return self._update(user_id, {"merged_into": into_user_id, "disabled": True})
+
     # -- internals
+
+    def _with_identities(
+        self, items: Sequence[Mapping[str, Any]]
+    ) -> list[UserWithIdentities]:
+        candidates = {str(item["user_id"]): candidate_keys(item) for item in items}
+        found = self._batch_get(k for keys in candidates.values() for k in keys)
+        return [
+            UserWithIdentities(
+                User.from_item(item),
+                [
+                    identity_of(key, found[key])
+                    for key in candidates[str(item["user_id"])]
+                    if key in found and found[key].get("user_id") == item["user_id"]
+                ],
+            )
+            for item in items
+        ]
 
     def _user_of_claim(self, key: str, claim: Mapping[str, Any]) -> User | None:
         item = self._get(user_key(str(claim["user_id"])))
@@ -263,7 +348,7 @@ class DynamoDBUserRepository:
                     }
                 )
                 continue
-            except _ConditionFailed:
+            except ConditionFailed:
                 owner = self._get(key)
             if owner is None or owner.get("user_id") == user_id:
                 continue
@@ -271,7 +356,7 @@ class DynamoDBUserRepository:
         try:
             self._put_new(dict(pending["user"]))
             return User.from_item(pending["user"])
-        except _ConditionFailed:
+        except ConditionFailed:
             pass  # another reader or the creator completed it
         item = self._get(user_key(user_id))
         if item is not None:
@@ -288,6 +373,7 @@ class DynamoDBUserRepository:
         winner = self._user_of_claim(owner_key, owner)
         if winner is None:
             return None
+        self._add_identity_key(winner.user_id, identity_key(first))
         try:
             self._call(
                 self._client.update_item,
@@ -300,7 +386,7 @@ class DynamoDBUserRepository:
                     ":mine": {"S": user_id},
                 },
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             pass  # another completer re-pointed it already
         if (winner.oauth_provider, winner.oauth_provider_sub) == (
             first.provider,
@@ -311,59 +397,3 @@ class DynamoDBUserRepository:
             winner.user_id,
             {"oauth_provider": first.provider, "oauth_provider_sub": first.subject},
         )
-
-    def _get(self, pk: str) -> dict[str, Any] | None:
-        answer = self._call(
-            self._client.get_item,
-            TableName=self.table,
-            Key={"pk": {"S": pk}},
-            ConsistentRead=True,
-        )
-        item = answer.get("Item")
-        if not item:
-            return None
-        return {k: plain(self._deserialize(v)) for k, v in item.items()}
-
-    def _put_new(self, item: Mapping[str, Any]) -> None:
-        self._call(
-            self._client.put_item,
-            TableName=self.table,
-            Item={k: self._serialize(v) for k, v in item.items()},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-
-    def _update(self, user_id: str, changes: Mapping[str, Any]) -> User:
-        changes = {**changes, "updated_at": self._now()}
-        try:
-            answer = self._call(
-                self._client.update_item,
-                TableName=self.table,
-                Key={"pk": {"S": user_key(user_id)}},
-                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={f"#{k}": k for k in changes},
-                ExpressionAttributeValues={
-                    f":{k}": self._serialize(v) for k, v in changes.items()
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except _ConditionFailed:
-            raise UnknownUser() from None
-        return self._user_of_answer(answer)
-
-    def _user_of_answer(self, answer: Mapping[str, Any]) -> User:
-        attributes = answer.get("Attributes", {})
-        return User.from_item(
-            {k: plain(self._deserialize(v)) for k, v in attributes.items()}
-        )
-
-    def _now(self) -> int:
-        return math.floor(self._time())
-
-    def _call(self, method: Callable[..., T], **kwargs: Any) -> T:
-        try:
-            return method(**kwargs)
-        except self._library_errors as exc:
-            if error_code(exc) == CONDITION_FAILED:
-                raise _ConditionFailed() from None
-            raise translate_error(exc, self.table) from exc

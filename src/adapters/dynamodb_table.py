@@ -8,13 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.errors import InternalError, StoreUnavailable
-from ..domain.model import Identity
+from ..domain.model import WORKOS_PROVIDER, Identity
 
 # Hash key ``pk`` (S), no sort key (DESIGN "Users and identities", DynamoDB).
 USER_PREFIX = "USER#"
 IDENTITY_PREFIX = "IDENTITY#"
 DIGEST_IDENTITY_PREFIX = "IDENTITY-SHA256#"
 MAX_PLAIN_KEY_BYTES = 1024
+# A user item's string set of the keys of its identity items (a superset: see
+# ``DynamoDBUserRepository``).
+IDENTITY_KEYS = "identity_keys"
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 _THROTTLED = frozenset(
@@ -65,6 +68,25 @@ def identity_of(key: str, item: Mapping[str, Any]) -> Identity:
         return Identity(str(item["provider"]), str(item["subject"]))
     provider, _, subject = key.removeprefix(IDENTITY_PREFIX).partition("#")
     return Identity(provider, subject)
+
+
+def candidate_keys(user_item: Mapping[str, Any]) -> set[str]:
+    """The keys of the identity items that may name this user: those in its
+    ``identity_keys``, and those its recorded primary and ``workos_user_id``
+    name (all that a record written before ``identity_keys`` can tell). An
+    identity item says whether it does."""
+    keys = {str(k) for k in user_item.get(IDENTITY_KEYS) or ()}
+    recorded = [
+        (user_item.get("oauth_provider"), user_item.get("oauth_provider_sub")),
+        (WORKOS_PROVIDER, user_item.get("workos_user_id")),
+    ]
+    for provider, subject in recorded:
+        if isinstance(provider, str) and isinstance(subject, str):
+            try:
+                keys.add(identity_key(Identity(provider, subject)))
+            except ValueError:
+                pass  # not a valid identity (a hand edit)
+    return keys
 
 
 def plain(value: Any) -> Any:

@@ -15,13 +15,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from ..domain.errors import AuthError, LoginFailed, UnknownUser
+from ..domain.errors import (
+    AuthError,
+    IdPError,
+    LoginFailed,
+    OperationRefused,
+    UnknownUser,
+)
+from ..domain.linking import recorded_after_unlink
 from ..domain.model import (
     AuthorizationRequest,
     Identity,
     IdentityProfile,
     LoginCallback,
     User,
+    UserPage,
+    UserWithIdentities,
     link_changes,
 )
 from ..domain.pkce import verifier_matches
@@ -128,6 +137,61 @@ class InMemoryUserRepository:
         with self._lock:
             return self._write("set_disabled", user_id, {"disabled": bool(disabled)})
 
+    def get_with_identities(self, user_id: str) -> UserWithIdentities | None:
+        with self._lock:
+            user = self.get(user_id)
+            if user is None:
+                return None
+            return UserWithIdentities(user, self._identities_of({user_id})[user_id])
+
+    def scan_users(self, cursor: str | None, limit: int) -> UserPage:
+        # Keyset pagination in user_id order, as the SQLite store does.
+        if limit < 1:
+            raise ValueError("a page holds at least one user")
+        with self._lock:
+            ids = sorted(i for i in self._users if cursor is None or i > cursor)
+            page = ids[:limit]
+            identities = self._identities_of(set(page))
+            users = [
+                UserWithIdentities(User.from_item(self._users[i]), identities[i])
+                for i in page
+            ]
+        return UserPage(users, page[-1] if len(ids) > limit else None)
+
+    def unlink_identity(self, user_id: str, identity: Identity) -> User:
+        with self._lock:
+            user = User.from_item(self._item(user_id))
+            if self._identities.get(identity) != user_id:
+                raise OperationRefused("the identity does not map to this user")
+            remaining = self._identities_of({user_id})[user_id]
+            changes = recorded_after_unlink(user, identity, remaining)
+            updated = self._write("unlink_identity", user_id, changes)
+            del self._identities[identity]
+            return updated
+
+    def move_identity(
+        self, identity: Identity, from_user_id: str, to_user_id: str
+    ) -> User | None:
+        with self._lock:
+            self._item(to_user_id)
+            owner = self._identities.get(identity)
+            if owner is None or owner == to_user_id:
+                return None if owner is None else self.get(to_user_id)
+            if owner != from_user_id:
+                return self.get(owner)
+            self._identities[identity] = to_user_id
+            if from_user_id in self._users:
+                self._write("move_identity", from_user_id, {})
+            return self._write("move_identity", to_user_id, {})
+
+    def mark_merged(self, user_id: str, into_user_id: str) -> User:
+        with self._lock:
+            return self._write(
+                "mark_merged",
+                user_id,
+                {"merged_into": into_user_id, "disabled": True},
+            )
+
     def raw_item(self, user_id: str) -> dict[str, Any] | None:
         """The stored item as is (for operators' tooling and tests)."""
         with self._lock:
@@ -149,14 +213,22 @@ class InMemoryUserRepository:
             raise UnknownUser()
         return item
 
+    def _identities_of(self, user_ids: set[str]) -> dict[str, list[Identity]]:
+        found: dict[str, list[Identity]] = {user_id: [] for user_id in user_ids}
+        for identity, owner in self._identities.items():
+            if owner in found:
+                found[owner].append(identity)
+        return found
+
     def _write(self, name: str, user_id: str, changes: Mapping[str, Any]) -> User:
         # Read back before storing: a record that would not (InternalError)
-        # is left as it was.
+        # is left as it was. A None value removes the attribute.
         item = {
             **self._item(user_id),
             **changes,
             "updated_at": math.floor(self._time()),
         }
+        item = {k: v for k, v in item.items() if v is not None}
         user = User.from_item(item)
         self._users[user_id] = item
         self.writes.append((name, user_id))
@@ -216,3 +288,31 @@ class ScriptedIdentityProvider:
         if isinstance(outcome, AuthError):
             raise outcome
         return outcome
+
+
+class ScriptedIdentityDirectory:
+    """An ``IdentityDirectory`` of scripted accounts: ``accounts`` maps an
+    account id to the raw identity it holds (or None); ``fail(account_id,
+    error, times)`` makes the next lookups of it raise ``error``. Unknown
+    accounts are ``IdPError`` (WorkOS answers 404). ``asked`` records every
+    lookup."""
+
+    def __init__(self, accounts: Mapping[str, Identity | None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.accounts: dict[str, Identity | None] = dict(accounts or {})
+        self._failures: dict[str, deque[AuthError]] = {}
+        self.asked: list[str] = []
+
+    def fail(self, account_id: str, error: AuthError, times: int = 1) -> None:
+        with self._lock:
+            self._failures.setdefault(account_id, deque()).extend([error] * times)
+
+    def get_provider_sub(self, user_id: str) -> Identity | None:
+        with self._lock:
+            self.asked.append(user_id)
+            failures = self._failures.get(user_id)
+            if failures:
+                raise failures.popleft()
+            if user_id not in self.accounts:
+                raise IdPError("no such account")
+            return self.accounts[user_id]

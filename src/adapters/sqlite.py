@@ -11,64 +11,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..domain.errors import InternalError, StoreUnavailable, UnknownUser
-from ..domain.model import Identity, User, link_changes
+from ..domain.errors import (
+    InternalError,
+    OperationRefused,
+    StoreUnavailable,
+    UnknownUser,
+)
+from ..domain.linking import recorded_after_unlink
+from ..domain.model import Identity, User, UserPage, UserWithIdentities, link_changes
 from ..domain.ports import Clock
 from .sqlite_connections import SQLiteConnections, retry_busy
+from .sqlite_schema import COLUMNS, MIGRATIONS, SCHEMA_VERSION, migrate
+
+__all__ = ["COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteUserRepository"]
 
 BUSY_TIMEOUT_S = 10.0
+# Identities are read for a page's users in chunks of this many (SQLite's
+# host-parameter limit is 32766 since 3.32; older builds allow 999).
+_IN_CHUNK = 500
 
-# The columns of ``users`` by schema version, besides ``extra``: one per
-# attribute ``User`` knows, in its field order (a test holds the latest to
-# ``attrs.fields(User)``, so a new attribute cannot go without a new version).
-_V1_COLUMNS = (
-    "user_id",
-    "email",
-    "display_name",
-    "oauth_provider",
-    "oauth_provider_sub",
-    "workos_user_id",
-    "tier",
-    "disabled",
-    "created_at",
-    "updated_at",
-    "tokens_valid_after",
-)
-COLUMNS: dict[int, tuple[str, ...]] = {
-    1: _V1_COLUMNS,
-    2: (*_V1_COLUMNS[:-1], "token_generation", _V1_COLUMNS[-1]),
-}
-
-# What brings a file of the version before to each version (never edited once
-# released: a test builds an old file from them).
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        """CREATE TABLE IF NOT EXISTS users (
-            user_id TEXT PRIMARY KEY NOT NULL,
-            email TEXT NOT NULL DEFAULT '',
-            display_name TEXT NOT NULL DEFAULT '',
-            oauth_provider TEXT NOT NULL DEFAULT '',
-            oauth_provider_sub TEXT NOT NULL DEFAULT '',
-            workos_user_id TEXT,
-            tier TEXT,
-            disabled INTEGER NOT NULL DEFAULT 0,
-            created_at INTEGER NOT NULL DEFAULT 0,
-            updated_at INTEGER NOT NULL DEFAULT 0,
-            tokens_valid_after INTEGER NOT NULL DEFAULT 0,
-            extra TEXT NOT NULL DEFAULT '{}'
-        )""",
-        """CREATE TABLE IF NOT EXISTS identities (
-            provider TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            user_id TEXT NOT NULL REFERENCES users (user_id),
-            PRIMARY KEY (provider, subject)
-        )""",
-        "CREATE INDEX IF NOT EXISTS identities_by_user ON identities (user_id)",
-    ),
-    # The revocation counter (DESIGN "Users and identities").
-    2: ("ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",),
-}
-SCHEMA_VERSION = max(MIGRATIONS)
 _COLUMNS = COLUMNS[SCHEMA_VERSION]
 
 
@@ -191,6 +152,69 @@ class SQLiteUserRepository:
         with self._writing() as db:
             return self._update(db, user_id, {"disabled": 1 if disabled else 0})
 
+    def get_with_identities(self, user_id: str) -> UserWithIdentities | None:
+        with self._reading(snapshot=True) as db:
+            row = _user_row(db, user_id)
+            if row is None:
+                return None
+            identities = _identities_of(db, [user_id])[user_id]
+        return UserWithIdentities(User.from_item(_item(row)), identities)
+
+    def scan_users(self, cursor: str | None, limit: int) -> UserPage:
+        # Keyset pagination on the primary key: each page is one indexed range
+        # read, in one read transaction (WAL: a snapshot; writers go on).
+        if limit < 1:
+            raise ValueError("a page holds at least one user")
+        if cursor is not None and not cursor:
+            raise ValueError("not a cursor of this store")
+        with self._reading(snapshot=True) as db:
+            rows = db.execute(
+                "SELECT * FROM users WHERE user_id > ? ORDER BY user_id LIMIT ?",
+                (cursor or "", limit + 1),
+            ).fetchall()
+            page = rows[:limit]
+            identities = _identities_of(db, [row["user_id"] for row in page])
+        users = [
+            UserWithIdentities(User.from_item(_item(row)), identities[row["user_id"]])
+            for row in page
+        ]
+        return UserPage(users, page[-1]["user_id"] if len(rows) > limit else None)
+
+    def unlink_identity(self, user_id: str, identity: Identity) -> User:
+        with self._writing() as db:
+            user = _read(db, user_id)
+            if _owner(db, identity) != user_id:
+                raise OperationRefused("the identity does not map to this user")
+            db.execute(
+                "DELETE FROM identities WHERE provider = ? AND subject = ?",
+                (identity.provider, identity.subject),
+            )
+            remaining = _identities_of(db, [user_id])[user_id]
+            changes = recorded_after_unlink(user, identity, remaining)
+            return self._update(db, user_id, changes)
+
+    def move_identity(
+        self, identity: Identity, from_user_id: str, to_user_id: str
+    ) -> User | None:
+        with self._writing() as db:
+            _read(db, to_user_id)
+            owner = _owner(db, identity)
+            if owner is None or owner != from_user_id:
+                row = None if owner is None else _user_row(db, owner)
+                return None if row is None else User.from_item(_item(row))
+            db.execute(
+                "UPDATE identities SET user_id = ? WHERE provider = ? AND subject = ?",
+                (to_user_id, identity.provider, identity.subject),
+            )
+            self._update(db, from_user_id, {})
+            return self._update(db, to_user_id, {})
+
+    def mark_merged(self, user_id: str, into_user_id: str) -> User:
+        with self._writing() as db:
+            return self._update(
+                db, user_id, {"merged_into": into_user_id, "disabled": 1}
+            )
+
     # -- the connections
 
     def close(self) -> None:
@@ -230,32 +254,8 @@ class SQLiteUserRepository:
 
     def _on_open(self, db: sqlite3.Connection) -> None:
         if not self._schema_ready:
-            retry_busy(lambda: self._migrate(db), self._busy_timeout)
+            retry_busy(lambda: migrate(db, self.path), self._busy_timeout)
             self._schema_ready = True
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version < SCHEMA_VERSION:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                # Read again under the write lock: another process may have
-                # migrated meanwhile, and then nothing is left to do.
-                (version,) = db.execute("PRAGMA user_version").fetchone()
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[step]:
-                        db.execute(statement)
-                if version < SCHEMA_VERSION:
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")  # on failure the new connection is closed
-                raise
-        if version > SCHEMA_VERSION:
-            raise StoreUnavailable(
-                f"SQLite store {self.path} has schema version {version}; this "
-                f"wikibot-auth knows up to {SCHEMA_VERSION}"
-            )
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -268,10 +268,17 @@ class SQLiteUserRepository:
             ) from exc
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self, *, snapshot: bool = False) -> Iterator[sqlite3.Connection]:
+        # ``snapshot``: several statements in one read transaction.
         db = self._open()
         try:
-            yield db
+            if snapshot:
+                db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:
+                    db.execute("COMMIT")  # a read transaction: nothing to undo
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except UnicodeEncodeError as exc:
@@ -321,6 +328,22 @@ def _owner(db: sqlite3.Connection, identity: Identity) -> str | None:
         (identity.provider, identity.subject),
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+def _identities_of(
+    db: sqlite3.Connection, user_ids: Sequence[str]
+) -> dict[str, list[Identity]]:
+    found: dict[str, list[Identity]] = {user_id: [] for user_id in user_ids}
+    for start in range(0, len(user_ids), _IN_CHUNK):
+        chunk = user_ids[start : start + _IN_CHUNK]
+        rows = db.execute(
+            "SELECT provider, subject, user_id FROM identities "  # noqa: S608
+            f"WHERE user_id IN ({', '.join('?' for _ in chunk)})",
+            chunk,
+        )
+        for provider, subject, owner in rows:
+            found[owner].append(Identity(provider, subject))
+    return found
 
 
 def _user_row(db: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-from ..domain.model import Identity, User
+from ..domain.model import Identity, User, UserPage, UserWithIdentities
 from ..domain.ports import CachedUsers, Clock, UserRepository
 from .lru import LRUCache
 
@@ -102,10 +102,37 @@ class CachingUserRepository:
         finally:
             self._forget(user_id)
 
-    def _forget(self, user_id: str) -> None:
+    def get_with_identities(self, user_id: str) -> UserWithIdentities | None:
+        return self._inner.get_with_identities(user_id)
+
+    def scan_users(self, cursor: str | None, limit: int) -> UserPage:
+        return self._inner.scan_users(cursor, limit)
+
+    def unlink_identity(self, user_id: str, identity: Identity) -> User:
+        try:
+            return self._inner.unlink_identity(user_id, identity)
+        finally:
+            self._forget(user_id)
+
+    def move_identity(
+        self, identity: Identity, from_user_id: str, to_user_id: str
+    ) -> User | None:
+        try:
+            return self._inner.move_identity(identity, from_user_id, to_user_id)
+        finally:
+            self._forget(from_user_id, to_user_id)
+
+    def mark_merged(self, user_id: str, into_user_id: str) -> User:
+        try:
+            return self._inner.mark_merged(user_id, into_user_id)
+        finally:
+            self._forget(user_id)
+
+    def _forget(self, *user_ids: str) -> None:
         with self._lock:
             self._generation += 1
-            self._entries.pop(user_id)
+            for user_id in user_ids:
+                self._entries.pop(user_id)
 
 
 def with_user_cache(store: UserRepository, clock: Clock, ttl: float) -> UserRepository:

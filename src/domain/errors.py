@@ -23,6 +23,8 @@ token, an authorization code, a verifier, a key or a secret.
     │   ├── IdPUnavailable        idp_unavailable   (retry_after)
     │   ├── StoreUnavailable      store_unavailable (retry_after)
     │   └── SignerUnavailable     signer_unavailable (retry_after)
+    ├── OperationRefused          operation_refused: an operator's act would
+    │                             break an invariant of the stored users
     ├── NotConfigured             not_configured: we are misconfigured
     └── InternalError             internal_error
 
@@ -149,6 +151,15 @@ class SignerUnavailable(DependencyError):
 
     code = "signer_unavailable"
     default_message = "the key service is unavailable"
+
+
+class OperationRefused(AuthError):
+    """An operator's act (link, unlink, merge) would break an invariant of the
+    stored users, so nothing was written. The message says why, naming user
+    ids and provider names only (never a subject, which may be an email)."""
+
+    code = "operation_refused"
+    default_message = "the operation was refused"
 
 
 class NotConfigured(AuthError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -181,6 +181,9 @@ class User:
     # sign-out happened (informational) and the rule of tokens without ``gen``.
     token_generation: int = attrs.field(default=0, converter=generation)
     tokens_valid_after: int = attrs.field(default=0, converter=seconds_or_zero)
+    # Set by ``users merge`` on the user merged away (which is also disabled,
+    # never deleted): the user its identities moved to.
+    merged_into: str | None = None
 
     @classmethod
     def new(cls, user_id: str, profile: IdentityProfile, now: int) -> User:
@@ -216,6 +219,7 @@ class User:
     @classmethod
     def _from_item(cls, item: Mapping[str, Any]) -> User:
         workos_user_id = item.get("workos_user_id")
+        merged_into = item.get("merged_into")
         return cls(
             user_id=str(item["user_id"]),
             email=str(item.get("email", "")),
@@ -229,6 +233,7 @@ class User:
             updated_at=item.get("updated_at", 0),
             token_generation=item.get("token_generation", 0),
             tokens_valid_after=item.get("tokens_valid_after", 0),
+            merged_into=None if merged_into is None else str(merged_into),
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -243,6 +248,31 @@ class User:
         if profile.display_name and profile.display_name != self.display_name:
             changes["display_name"] = profile.display_name
         return changes
+
+
+def _sorted_identities(identities: Iterable[Identity]) -> tuple[Identity, ...]:
+    return tuple(sorted(set(identities)))
+
+
+@attrs.frozen
+class UserWithIdentities:
+    """A user and every identity that maps to it (sorted, without repeats)."""
+
+    user: User
+    identities: tuple[Identity, ...] = attrs.field(converter=_sorted_identities)
+
+
+def _users(users: Iterable[UserWithIdentities]) -> tuple[UserWithIdentities, ...]:
+    return tuple(users)
+
+
+@attrs.frozen
+class UserPage:
+    """One page of a walk over every user (``UserRepository.scan_users``):
+    pass ``next_cursor`` for the next page; None means the walk is over."""
+
+    users: tuple[UserWithIdentities, ...] = attrs.field(converter=_users)
+    next_cursor: str | None = None
 
 
 @attrs.frozen

@@ -15,6 +15,8 @@ from .model import (
     LoginCallback,
     TokenClaims,
     User,
+    UserPage,
+    UserWithIdentities,
 )
 
 
@@ -89,6 +91,24 @@ class IdentityProvider(Protocol):
         ...
 
 
+class IdentityDirectory(Protocol):
+    """An identity provider's directory of accounts, asked outside any login:
+    which raw identity an account holds (the WorkOS identities API). Only the
+    migration's backfill uses it; ``IdentityProvider`` stays login-only."""
+
+    def get_provider_sub(self, user_id: str) -> Identity | None:
+        """The normalized raw ``(provider, subject)`` identity of the account
+        ``user_id``, or None when it holds none.
+
+        Raises:
+            InvalidRequest: ``user_id`` is not an account id of this provider.
+            IdPError: the provider answered with an error or nonsense.
+            IdPUnavailable: the provider could not be reached, or is rate
+                limiting us (``retry_after``).
+        """
+        ...
+
+
 class UserRepository(Protocol):
     """Users and the identities that map to them.
 
@@ -131,6 +151,63 @@ class UserRepository(Protocol):
         ...
 
     def set_disabled(self, user_id: str, disabled: bool) -> User: ...
+
+    # -- what the operator's tools need (leaving WorkOS): every identity of a
+    # user, a walk over every user, and moving identities between users.
+
+    def get_with_identities(self, user_id: str) -> UserWithIdentities | None:
+        """The user and every identity that maps to it, or None."""
+        ...
+
+    def scan_users(self, cursor: str | None, limit: int) -> UserPage:
+        """One page of a walk over every user, each with its identities.
+
+        Start with ``cursor=None`` and pass each page's ``next_cursor`` until
+        it is None. A page holds at most ``limit`` users, and may hold fewer
+        (even none) before the end. A user that exists throughout the walk is
+        returned exactly once; one created or removed meanwhile may or may not
+        be. The cursor is opaque, and good for this store only.
+
+        Raises:
+            ValueError: ``limit`` is below 1, or the cursor is not this store's.
+        """
+        ...
+
+    def unlink_identity(self, user_id: str, identity: Identity) -> User:
+        """Remove ``identity``'s mapping if it maps to ``user_id`` (a
+        conditional write). A recorded primary or ``workos_user_id`` that was
+        this identity then names the best remaining one (``linking.
+        recorded_after_unlink``). Whether a user may lose its last identity is
+        the caller's rule, not the store's.
+
+        Raises:
+            UnknownUser: no such user.
+            OperationRefused: the identity does not map to ``user_id``
+                (nothing is written).
+        """
+        ...
+
+    def move_identity(
+        self, identity: Identity, from_user_id: str, to_user_id: str
+    ) -> User | None:
+        """Re-point ``identity`` from ``from_user_id`` to ``to_user_id`` (a
+        conditional write on its mapping to ``from_user_id``: it never maps to
+        nobody on the way). Only ``updated_at`` of the records changes; the
+        caller links it on the target to record it there.
+
+        Returns the user the identity maps to afterwards: the target when it
+        moved (or was there already), another user when it maps to one, None
+        when it maps to none (then nothing is written).
+
+        Raises:
+            UnknownUser: ``to_user_id`` does not exist.
+        """
+        ...
+
+    def mark_merged(self, user_id: str, into_user_id: str) -> User:
+        """Record that ``user_id`` was merged into ``into_user_id``: set
+        ``merged_into`` and disable it, in one write; never delete it."""
+        ...
 
 
 class CachedUsers(Protocol):

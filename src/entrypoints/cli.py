@@ -21,6 +21,8 @@ from ..domain.model import MAX_GENERATION, User
 from .asgi import create_app
 from .cli_keys import add_key_commands
 from .cli_usage import Parser, UsageError
+from .cli_users import add_migration_verbs
+from .cli_workos import add_workos_command
 from .containers import Container, container_for, create_container
 from .settings import Settings
 from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
@@ -113,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         verb = user_commands.add_parser(name, help=text, description=text)
         verb.add_argument("user_id", metavar="USER_ID")
         verb.set_defaults(run=run)
+    add_migration_verbs(user_commands)
 
     dynamodb = commands.add_parser("dynamodb", help="DynamoDB user store tools")
     dynamodb_commands = dynamodb.add_subparsers(dest="dynamodb_command", required=True)
@@ -124,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--table", help="table name (default: the one in WIKIBOT_AUTH_USER_STORE)"
     )
     create_table.set_defaults(run=_dynamodb_create_table)
+    add_workos_command(commands)
     return parser
 
 

@@ -14,7 +14,8 @@ modules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -28,13 +29,16 @@ from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import RS256TokenSigner
 from ..adapters.system_clock import SystemClock
 from ..adapters.user_cache import cached_users_of, with_user_cache
+from ..domain.migration import BackfillIdentities, MigrationReport
 from ..domain.ports import (
     CachedUsers,
     Clock,
+    IdentityDirectory,
     IdentityProvider,
     TokenSigner,
     UserRepository,
 )
+from ..domain.repairs import LinkIdentity, MergeUsers, UnlinkIdentity
 from ..domain.use_cases import (
     Authenticate,
     AuthorizationUrl,
@@ -79,10 +83,11 @@ if TYPE_CHECKING:
     ) -> None:
         stores: list[UserRepository] = [memory, sqlite, dynamodb]
         idps: list[IdentityProvider] = [workos, local]
+        directories: list[IdentityDirectory] = [workos]
         signers: list[TokenSigner] = [rs256]
         clocks: list[Clock] = [clock]
         backends: list[SigningBackend] = [kms]
-        del stores, idps, signers, clocks, backends
+        del stores, idps, directories, signers, clocks, backends
 
 
 def _sqlite_user_repository(path: str, clock: Clock) -> SQLiteUserRepository:
@@ -101,6 +106,10 @@ def _aws_session() -> Any:
     from ..adapters.aws_clients import new_session
 
     return new_session()
+
+
+def _has_workos_key(api_key: str | None) -> str:
+    return "workos" if api_key else "none"
 
 
 def _dynamodb_client(runtime: str, session: Any) -> Any:
@@ -147,7 +156,10 @@ def local_sign_in_url(redirect_uri: str | None) -> str:
 class Container(containers.DeclarativeContainer):
     """Providers: ``config``, ``clock``, ``token_signer``, ``identity_provider``,
     ``user_repository`` and the use cases ``authenticate``, ``exchange_auth_code``,
-    ``authorization_url``, ``sign_out_everywhere`` (plus ``set_user_disabled``)."""
+    ``authorization_url``, ``sign_out_everywhere`` (plus ``set_user_disabled``,
+    and the migration tools ``migration_report``, ``backfill_identities`` over
+    ``identity_directory``, ``link_identity``, ``unlink_identity``,
+    ``merge_users``)."""
 
     config = providers.Configuration(strict=True)
 
@@ -267,6 +279,22 @@ class Container(containers.DeclarativeContainer):
         )
     )
 
+    # WorkOS's account directory (its identities API) for the migration's
+    # backfill, whenever WORKOS_API_KEY is set, whichever IdPs log people in.
+    identity_directory: providers.Provider[IdentityDirectory | None] = (
+        providers.Selector(
+            providers.Callable(_has_workos_key, config.workos_api_key),
+            none=providers.Object(None),
+            workos=providers.ThreadSafeSingleton(
+                _workos_identity_provider,
+                http=idp_http_client,
+                api_key=config.workos_api_key,
+                client_id=config.workos_client_id,
+                base_url=config.workos_base_url,
+            ),
+        )
+    )
+
     # use cases
     authenticate = providers.Factory(
         Authenticate,
@@ -289,6 +317,23 @@ class Container(containers.DeclarativeContainer):
     )
     set_user_disabled = providers.Factory(
         SetUserDisabled, user_repository=user_repository, clock=clock
+    )
+    # the operator's tools for leaving WorkOS; the backfill waits out a 429
+    # with ``sleep`` (tests override it)
+    sleep: providers.Provider[Callable[[float], None]] = providers.Object(time.sleep)
+    migration_report = providers.Factory(
+        MigrationReport, user_repository=user_repository
+    )
+    backfill_identities = providers.Factory(
+        BackfillIdentities,
+        user_repository=user_repository,
+        identity_directory=identity_directory,
+        sleep=sleep,
+    )
+    link_identity = providers.Factory(LinkIdentity, user_repository=user_repository)
+    unlink_identity = providers.Factory(UnlinkIdentity, user_repository=user_repository)
+    merge_users = providers.Factory(
+        MergeUsers, user_repository=user_repository, clock=clock
     )
 
     # web entrypoints: the signed login cookie (key derived from the signing key)

@@ -79,6 +79,9 @@ ERRORS: Mapping[str, WireError] = {
         exit_code=EXIT_UNAVAILABLE,
         retry_after=1,
     ),
+    "operation_refused": WireError(
+        409, "The operation conflicts with the stored users and was refused."
+    ),
     "not_configured": WireError(
         500,
         "The authentication service is not configured for this.",

@@ -27,7 +27,7 @@ def test_the_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
     repo.close()
     db = sqlite3.connect(path)
     try:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         db.execute("PRAGMA user_version = 99")
         db.commit()
@@ -95,14 +95,20 @@ V1_IDENTITIES = [
 ]
 
 
-def _v1_file(path: Path) -> None:
+def _v1_file(path: Path, version: int = 1) -> None:
+    """A file of ``version`` as wikibot-auth created it, holding the version 1
+    rows (the columns added since at their defaults)."""
     db = sqlite3.connect(path)
     try:
-        for statement in MIGRATIONS[1]:  # version 1 as wikibot-auth created it
-            db.execute(statement)
-        db.execute("PRAGMA user_version = 1")
+        for step in range(1, version + 1):
+            for statement in MIGRATIONS[step]:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {version}")
+        columns = ", ".join([*sqlite_module.COLUMNS[1], "extra"])
         db.executemany(
-            "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", V1_USERS
+            f"INSERT INTO users ({columns}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            V1_USERS,
         )
         db.executemany("INSERT INTO identities VALUES (?, ?, ?)", V1_IDENTITIES)
         db.commit()
@@ -135,7 +141,7 @@ def _dump(path: Path) -> tuple[int, list[tuple[Any, ...]], list[tuple[Any, ...]]
         db.close()
 
 
-def test_a_version_1_file_moves_to_version_2_on_first_open_keeping_every_row(
+def test_a_version_1_file_moves_to_the_latest_on_first_open_keeping_every_row(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "users.db"
@@ -151,8 +157,8 @@ def test_a_version_1_file_moves_to_version_2_on_first_open_keeping_every_row(
     )
     assert repo.find_by_identity(Identity.workos("user_02")).disabled is True
     repo.close()
-    # Every row and its extra kept; the counter starts at 0.
-    assert _dump(path) == (2, [(*row, 0) for row in V1_USERS], V1_IDENTITIES)
+    # Every row and its extra kept; the counter starts at 0, nobody is merged.
+    assert _dump(path) == (3, [(*row, 0, None) for row in V1_USERS], V1_IDENTITIES)
     repo = SQLiteUserRepository(path, clock=FixedClock(1_750_000_000))
     revoked = repo.revoke_tokens("usr_ada", 1_750_000_000)
     assert (revoked.token_generation, revoked.tier) == (1, "pro")
@@ -173,8 +179,30 @@ def test_processes_opening_a_version_1_file_together_migrate_it_once(
     assert len(set(outcomes[0])) == 1, outcomes  # one user, no error
     assert outcomes[0][0].startswith("usr_")
     version, users, identities = _dump(path)
-    assert version == 2
+    assert version == 3
     assert len(users) == len(V1_USERS) + 1
-    assert {(*row, 0) for row in V1_USERS} <= set(users)
+    assert {(*row, 0, None) for row in V1_USERS} <= set(users)
     assert set(V1_IDENTITIES) <= set(identities)
     assert _columns(path).count("token_generation") == 1
+
+
+def test_a_version_2_file_moves_to_version_3_and_merged_into_round_trips(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.db"
+    _v1_file(path, version=2)
+    assert _dump(path) == (2, [(*row, 0) for row in V1_USERS], V1_IDENTITIES)
+    repo = SQLiteUserRepository(path, clock=FixedClock(1_750_000_000))
+    assert repo.get("usr_bob").merged_into is None
+    merged = repo.mark_merged("usr_bob", "usr_ada")
+    assert (merged.merged_into, merged.disabled, merged.workos_user_id) == (
+        "usr_ada",
+        True,
+        "user_02",
+    )
+    repo.close()
+    version, users, identities = _dump(path)
+    assert (version, identities) == (3, V1_IDENTITIES)
+    assert users[0] == (*V1_USERS[0], 0, None)
+    assert users[1][-1] == "usr_ada"
+    assert SQLiteUserRepository(path).get("usr_bob").merged_into == "usr_ada"

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import workos_profile
 from tests.factories import make_user
 from tests.integration.store_helpers import Backend, login, process_race
+from tests.threads import run_together
 from wikibot_auth.domain.model import Identity
 
 pytest_plugins = ["tests.integration.store_fixtures"]
@@ -168,3 +169,35 @@ def test_processes_racing_to_sign_out_all_count(
     )
     assert seen == list(range(1, PROCESSES * PROCESS_ROUNDS + 1))
     assert backend.repo.get("usr_1").token_generation == PROCESSES * PROCESS_ROUNDS
+
+
+def test_threads_racing_to_move_one_identity_leave_it_with_one_user(
+    backend: Backend,
+) -> None:
+    """The migration tools' move (a merge) is a conditional write: of racing
+    moves of one identity to different users, one wins, and only the winner
+    lists it among its identities."""
+    store, targets, rounds = backend.repo, 8, 10
+    for t in range(targets):
+        store.create(make_user(f"usr_t{t}"), [Identity("github", f"t{t}")])
+    for round_ in range(rounds):
+        identity = Identity("google", f"moved-{round_}")
+        store.create(make_user(f"usr_from{round_}"), [identity])
+        owners: list[Any] = [None] * targets
+
+        def move(
+            t: int, identity: Identity = identity, owners: list[Any] = owners
+        ) -> None:
+            source = f"usr_from{identity.subject.removeprefix('moved-')}"
+            owners[t] = store.move_identity(identity, source, f"usr_t{t}")
+
+        run_together(targets, move)
+        winner = store.find_by_identity(identity).user_id
+        assert {o.user_id for o in owners} == {winner}, round_
+        holders = [
+            t
+            for t in range(targets)
+            if identity in store.get_with_identities(f"usr_t{t}").identities
+        ]
+        assert [f"usr_t{t}" for t in holders] == [winner]
+        assert store.get_with_identities(f"usr_from{round_}").identities == ()

@@ -56,6 +56,7 @@ SRC = Path(wikibot_auth.__file__).resolve().parent
 ADAPTER_HELPERS = {
     "aws_clients",
     "bounded_http",
+    "dynamodb_items",
     "dynamodb_table",
     "key_files",
     "key_ring",
@@ -65,6 +66,7 @@ ADAPTER_HELPERS = {
     "oidc_discovery",
     "oidc_id_token",
     "sqlite_connections",
+    "sqlite_schema",
 }
 
 

@@ -143,6 +143,33 @@ def test_every_write_through_the_cache_is_seen_at_once(cached_repo, write):
     assert cached_repo.peek("usr_1") == after
 
 
+@pytest.mark.parametrize(
+    ("write", "touched"),
+    [
+        (lambda r: r.unlink_identity("usr_1", Identity("google", "g")), ["usr_1"]),
+        (
+            lambda r: r.move_identity(Identity.workos("user_01"), "usr_1", "usr_2"),
+            ["usr_1", "usr_2"],
+        ),
+        (lambda r: r.mark_merged("usr_1", "usr_2"), ["usr_1"]),
+    ],
+    ids=["unlink_identity", "move_identity", "mark_merged"],
+)
+def test_the_operators_writes_through_the_cache_forget_the_records(
+    cached_repo, repo, write, touched
+):
+    cached_repo.create(
+        new_user(), [Identity.workos("user_01"), Identity("google", "g")]
+    )
+    cached_repo.create(new_user("usr_2"), [Identity.workos("user_02")])
+    for user_id in ("usr_1", "usr_2"):
+        cached_repo.get(user_id)
+    write(cached_repo)
+    for user_id in touched:
+        assert cached_repo.peek(user_id) is None
+        assert cached_repo.get(user_id) == repo.get(user_id)
+
+
 def test_ttl_zero_is_the_store_itself(repo, clock):
     assert with_user_cache(repo, clock, 0) is repo
     assert cached_users_of(repo) is None
