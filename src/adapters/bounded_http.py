@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -33,6 +32,7 @@ import attrs
 import httpx
 
 from ..domain.errors import AuthError, IdPError, IdPUnavailable
+from .http_attempt import Attempt, TooLate
 
 logger = logging.getLogger("wikibot_auth.http")
 
@@ -109,38 +109,6 @@ class HttpAnswer:
 
 class _TooLarge(Exception):
     """The body is over ``MAX_BODY_BYTES``."""
-
-
-class _TooLate(Exception):
-    """The deadline passed while the body trickled in."""
-
-
-class _Job:
-    # One attempt. Caller and worker race for it: either the worker starts it
-    # before its deadline, or the caller abandons it and it is never sent.
-    def __init__(self, send: Callable[[float], HttpAnswer], deadline: float) -> None:
-        self._send, self._deadline = send, deadline
-        self._lock = threading.Lock()
-        self._state = "queued"
-
-    def _move(self, to: str) -> bool:
-        with self._lock:
-            if self._state == "queued":
-                self._state = to
-            return self._state == to
-
-    def abandon(self) -> bool:
-        """True when it was never started (and now never will be)."""
-        return self._move("abandoned")
-
-    def run(self) -> HttpAnswer | Exception | None:
-        if time.monotonic() >= self._deadline or not self._move("started"):
-            self.abandon()
-            return None
-        try:
-            return self._send(self._deadline)
-        except Exception as exc:
-            return exc
 
 
 @attrs.frozen
@@ -303,21 +271,15 @@ class BoundedHttpClient:
         # What the worker raised is classified here and never chained: every
         # raise below sits outside an ``except`` block.
         deadline = min(time.monotonic() + self._timeout, deadline)
-        job = _Job(send, deadline)
+        attempt = Attempt(send, deadline)
         outcome: HttpAnswer | Exception | None = None
         try:
-            future = self._pool.submit(job.run)
+            future = self._pool.submit(attempt.run)
         except RuntimeError:  # shut down, or no thread can be started
-            job.abandon()
+            attempt.abandon()
             outcome = RuntimeError("closed") if self._closed else None
         else:
-            try:
-                outcome = future.result(max(deadline - time.monotonic(), 0.0))
-            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-                if not job.abandon():
-                    outcome = _TooLate()
-            if isinstance(outcome, _TooLate) and future.done():
-                outcome = future.result()  # it finished meanwhile
+            outcome = attempt.wait(future)
             del future
         if outcome is None:
             logger.warning("%s not sent: all workers busy, or no time left", name)
@@ -357,7 +319,7 @@ class BoundedHttpClient:
                 if size > MAX_BODY_BYTES:
                     raise _TooLarge
                 if time.monotonic() > deadline:
-                    raise _TooLate
+                    raise TooLate
                 chunks.append(chunk)
         finally:
             response.close()
@@ -371,7 +333,7 @@ class BoundedHttpClient:
 
 
 def _translate(exc: Exception, name: str) -> AuthError:
-    if isinstance(exc, (_TooLate, httpx.TimeoutException)):
+    if isinstance(exc, (TooLate, httpx.TimeoutException)):
         logger.warning("%s timed out", name)
         return IdPUnavailable(f"{name} did not answer in time")
     if isinstance(exc, (_TooLarge, httpx.DecodingError)):

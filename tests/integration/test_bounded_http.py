@@ -593,5 +593,5 @@ def sibling_imports(module: Any) -> set[str]:
 
 
 def test_the_transport_imports_no_adapter_and_workos_only_the_transport():
-    assert sibling_imports(bounded_http) == set()
+    assert sibling_imports(bounded_http) == {"http_attempt"}
     assert sibling_imports(workos) == {"bounded_http"}

@@ -57,6 +57,7 @@ ADAPTER_HELPERS = {
     "aws_clients",
     "bounded_http",
     "dynamodb_table",
+    "http_attempt",
     "key_files",
     "key_ring",
     "lru",
