@@ -3,9 +3,18 @@
 The one transport under the IdP adapters (WorkOS, OpenID Connect, GitHub); it
 implements no port and knows no adapter. One ``httpx.Client`` (redirects never
 followed) and a bounded pool of worker threads: the request runs in a worker
-while the caller waits at most until its deadline, because httpx bounds each
-connect/read/write step and a server trickling a byte at a time never trips
-them. A request still queued at its deadline is never sent. Answers are capped
+while the caller waits at most until its deadline. httpx bounds each
+connect/read/write step, and a server trickling a byte at a time never trips
+them, so at the deadline the caller also cuts the request (``http_attempt``):
+it shuts down the socket of the request's connection, and the worker, blocked
+in a trickled status line, header or body, a TLS handshake or a silent read,
+is free again at once. Each request has a connection of its own (no idle one
+is kept: IdP calls come at login only), so the cut always finds its socket and
+never touches another request's. This keeps the synchronous ``transport``, the
+pool and its guarantees as they were, where ``httpx.AsyncClient`` under
+``asyncio.wait_for`` would have replaced them all. Not cut: the DNS lookup (the
+resolver's own timeouts) and a connect (the time left, per address). A request
+still queued at its deadline is never sent. Answers are capped
 at ``MAX_BODY_BYTES``; reads (never a code exchange) are retried after a
 transport failure, a 429 or a 5xx, honouring ``Retry-After``. Every failure is
 an ``IdPUnavailable`` or an ``IdPError`` raised with nothing chained: httpx's
@@ -32,7 +41,7 @@ import attrs
 import httpx
 
 from ..domain.errors import AuthError, IdPError, IdPUnavailable
-from .http_attempt import Attempt, TooLate
+from .http_attempt import Attempt, TooLate, Trace
 
 logger = logging.getLogger("wikibot_auth.http")
 
@@ -157,6 +166,7 @@ class BoundedHttpClient:
             timeout=httpx.Timeout(self._timeout),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_keepalive_connections=0),  # see above
             transport=transport,
         )
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -233,8 +243,8 @@ class BoundedHttpClient:
             logger.error("%s refused: the URL is not https", name)
             raise IdPError(f"{name} refused: the URL is not https")
 
-        def send(until: float) -> HttpAnswer:
-            return self._send(method, url, until, json, data, headers, auth)
+        def send(until: float, trace: Trace) -> HttpAnswer:
+            return self._send(method, url, until, trace, json, data, headers, auth)
 
         attempt = 0
         while True:
@@ -266,7 +276,7 @@ class BoundedHttpClient:
             self._sleep(wait)
 
     def _attempt(
-        self, send: Callable[[float], HttpAnswer], name: str, deadline: float
+        self, send: Callable[[float, Trace], HttpAnswer], name: str, deadline: float
     ) -> HttpAnswer:
         # What the worker raised is classified here and never chained: every
         # raise below sits outside an ``except`` block.
@@ -295,6 +305,7 @@ class BoundedHttpClient:
         method: str,
         url: str,
         deadline: float,
+        trace: Trace,
         json: Any,
         data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
@@ -302,7 +313,13 @@ class BoundedHttpClient:
     ) -> HttpAnswer:
         step = max(deadline - time.monotonic(), 0.001)
         request = self._client.build_request(
-            method, url, json=json, data=data, headers=headers, timeout=step
+            method,
+            url,
+            json=json,
+            data=data,
+            headers=headers,
+            timeout=step,
+            extensions={"trace": trace},
         )
         response = self._client.send(
             request, auth=auth, stream=True, follow_redirects=False
