@@ -3,9 +3,18 @@
 The one transport under the IdP adapters (WorkOS, OpenID Connect, GitHub); it
 implements no port and knows no adapter. One ``httpx.Client`` (redirects never
 followed) and a bounded pool of worker threads: the request runs in a worker
-while the caller waits at most until its deadline, because httpx bounds each
-connect/read/write step and a server trickling a byte at a time never trips
-them. A request still queued at its deadline is never sent. Answers are capped
+while the caller waits at most until its deadline. httpx bounds each
+connect/read/write step, and a server trickling a byte at a time never trips
+them, so at the deadline the caller also cuts the request (``http_attempt``):
+it shuts down the socket of the request's connection, and the worker, blocked
+in a trickled status line, header or body, a TLS handshake or a silent read,
+is free again at once. Each request has a connection of its own (no idle one
+is kept: IdP calls come at login only), so the cut always finds its socket and
+never touches another request's. This keeps the synchronous ``transport``, the
+pool and its guarantees as they were, where ``httpx.AsyncClient`` under
+``asyncio.wait_for`` would have replaced them all. Not cut: the DNS lookup (the
+resolver's own timeouts) and a connect (the time left, per address). A request
+still queued at its deadline is never sent. Answers are capped
 at ``MAX_BODY_BYTES``; reads (never a code exchange) are retried after a
 transport failure, a 429 or a 5xx, honouring ``Retry-After``. Every failure is
 an ``IdPUnavailable`` or an ``IdPError`` raised with nothing chained: httpx's
@@ -23,7 +32,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -33,6 +41,7 @@ import attrs
 import httpx
 
 from ..domain.errors import AuthError, IdPError, IdPUnavailable
+from .http_attempt import Attempt, TooLate, Trace
 
 logger = logging.getLogger("wikibot_auth.http")
 
@@ -111,38 +120,6 @@ class _TooLarge(Exception):
     """The body is over ``MAX_BODY_BYTES``."""
 
 
-class _TooLate(Exception):
-    """The deadline passed while the body trickled in."""
-
-
-class _Job:
-    # One attempt. Caller and worker race for it: either the worker starts it
-    # before its deadline, or the caller abandons it and it is never sent.
-    def __init__(self, send: Callable[[float], HttpAnswer], deadline: float) -> None:
-        self._send, self._deadline = send, deadline
-        self._lock = threading.Lock()
-        self._state = "queued"
-
-    def _move(self, to: str) -> bool:
-        with self._lock:
-            if self._state == "queued":
-                self._state = to
-            return self._state == to
-
-    def abandon(self) -> bool:
-        """True when it was never started (and now never will be)."""
-        return self._move("abandoned")
-
-    def run(self) -> HttpAnswer | Exception | None:
-        if time.monotonic() >= self._deadline or not self._move("started"):
-            self.abandon()
-            return None
-        try:
-            return self._send(self._deadline)
-        except Exception as exc:
-            return exc
-
-
 @attrs.frozen
 class RetryPolicy:
     """Reads retried ``max_retries`` times, the wait doubling, at most ``max_wait``."""
@@ -189,6 +166,7 @@ class BoundedHttpClient:
             timeout=httpx.Timeout(self._timeout),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_keepalive_connections=0),  # see above
             transport=transport,
         )
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -265,8 +243,8 @@ class BoundedHttpClient:
             logger.error("%s refused: the URL is not https", name)
             raise IdPError(f"{name} refused: the URL is not https")
 
-        def send(until: float) -> HttpAnswer:
-            return self._send(method, url, until, json, data, headers, auth)
+        def send(until: float, trace: Trace) -> HttpAnswer:
+            return self._send(method, url, until, trace, json, data, headers, auth)
 
         attempt = 0
         while True:
@@ -298,26 +276,20 @@ class BoundedHttpClient:
             self._sleep(wait)
 
     def _attempt(
-        self, send: Callable[[float], HttpAnswer], name: str, deadline: float
+        self, send: Callable[[float, Trace], HttpAnswer], name: str, deadline: float
     ) -> HttpAnswer:
         # What the worker raised is classified here and never chained: every
         # raise below sits outside an ``except`` block.
         deadline = min(time.monotonic() + self._timeout, deadline)
-        job = _Job(send, deadline)
+        attempt = Attempt(send, deadline)
         outcome: HttpAnswer | Exception | None = None
         try:
-            future = self._pool.submit(job.run)
+            future = self._pool.submit(attempt.run)
         except RuntimeError:  # shut down, or no thread can be started
-            job.abandon()
+            attempt.abandon()
             outcome = RuntimeError("closed") if self._closed else None
         else:
-            try:
-                outcome = future.result(max(deadline - time.monotonic(), 0.0))
-            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-                if not job.abandon():
-                    outcome = _TooLate()
-            if isinstance(outcome, _TooLate) and future.done():
-                outcome = future.result()  # it finished meanwhile
+            outcome = attempt.wait(future)
             del future
         if outcome is None:
             logger.warning("%s not sent: all workers busy, or no time left", name)
@@ -333,6 +305,7 @@ class BoundedHttpClient:
         method: str,
         url: str,
         deadline: float,
+        trace: Trace,
         json: Any,
         data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
@@ -340,7 +313,13 @@ class BoundedHttpClient:
     ) -> HttpAnswer:
         step = max(deadline - time.monotonic(), 0.001)
         request = self._client.build_request(
-            method, url, json=json, data=data, headers=headers, timeout=step
+            method,
+            url,
+            json=json,
+            data=data,
+            headers=headers,
+            timeout=step,
+            extensions={"trace": trace},
         )
         response = self._client.send(
             request, auth=auth, stream=True, follow_redirects=False
@@ -357,7 +336,7 @@ class BoundedHttpClient:
                 if size > MAX_BODY_BYTES:
                     raise _TooLarge
                 if time.monotonic() > deadline:
-                    raise _TooLate
+                    raise TooLate
                 chunks.append(chunk)
         finally:
             response.close()
@@ -371,7 +350,7 @@ class BoundedHttpClient:
 
 
 def _translate(exc: Exception, name: str) -> AuthError:
-    if isinstance(exc, (_TooLate, httpx.TimeoutException)):
+    if isinstance(exc, (TooLate, httpx.TimeoutException)):
         logger.warning("%s timed out", name)
         return IdPUnavailable(f"{name} did not answer in time")
     if isinstance(exc, (_TooLarge, httpx.DecodingError)):

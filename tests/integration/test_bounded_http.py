@@ -1,6 +1,7 @@
 """The shared IdP transport over real sockets to the WorkOS stand-in (its
-routes serve as any JSON API here), and over MockTransport: deadlines, the
-bounded worker pool, the body cap, retries and Retry-After, and secrets."""
+routes serve as any JSON API here) and to a hostile server, and over
+MockTransport: deadlines (the caller's, and the worker's: its connection is cut),
+the bounded worker pool, the body cap, retries and Retry-After, and secrets."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import ast
 import base64
 import email.utils
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.hostile_server import MODES, HostileServer
 from tests.integration.workos_standin import API_KEY, WorkOSStandIn
 from wikibot_auth.adapters import bounded_http, workos
 from wikibot_auth.adapters.bounded_http import (
@@ -27,6 +31,7 @@ from wikibot_auth.adapters.bounded_http import (
     open_bounded_http_client,
     parse_retry_after,
 )
+from wikibot_auth.adapters.http_attempt import Attempt
 from wikibot_auth.domain.errors import AuthError, IdPError, IdPUnavailable
 
 TIMEOUT = 1.0
@@ -248,18 +253,22 @@ def test_the_caller_s_deadline_cuts_a_request_shorter_than_the_timeout(standin):
 
 
 def test_more_slow_requests_than_workers_each_end_by_their_deadline(standin):
-    # Two workers, five callers: the stand-in holds each request it gets for
-    # seconds. Every caller is released by its own deadline, and the three
-    # that found no worker free were never sent.
+    # Two workers, five callers with one deadline: the stand-in holds each
+    # request it gets for seconds. Every caller is released by the deadline,
+    # and the three that found no worker free were never sent. (A worker is
+    # free again once its request is cut at the deadline: a queued request with
+    # a later deadline could then still be sent, so the deadline is shared.)
     standin.fail("identities", "drip_headers", times=5)
     barrier = threading.Barrier(5)
+    deadline = time.monotonic() + TIMEOUT
 
     def caller(index: int) -> Callable[[], Any]:
         def call() -> tuple[float, Any]:
             barrier.wait()
             started = time.monotonic()
             try:
-                return 0.0, get(http, identities_url(standin, f"user_{index}"))
+                user = identities_url(standin, f"user_{index}")
+                return 0.0, get(http, user, deadline=deadline)
             except IdPUnavailable as exc:
                 return time.monotonic() - started, exc
 
@@ -352,6 +361,99 @@ def test_no_thread_to_spare_is_idp_unavailable_not_a_crash(mock_http, monkeypatc
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None
     assert sent == []
+
+
+# -- a hostile server holds no worker past the deadline -----------------------
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(WORKER)]
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_hostile_server_holds_neither_caller_nor_worker_past_the_deadline(
+    standin, mode
+):
+    # One worker. The hostile server would hold each connection for 30 s: the
+    # caller is released at its deadline, and so is the worker (its connection
+    # shut down), so the next request, to a healthy server, gets it at once.
+    # Three rounds, so that a socket or thread left per request would show.
+    threads_before, fds_before = set(workers()), open_fds()
+    with (
+        HostileServer.running(mode) as hostile,
+        BoundedHttpClient(timeout=TIMEOUT, max_workers=1) as http,
+    ):
+        for round_ in range(1, 4):
+            started = time.monotonic()
+            with pytest.raises(IdPUnavailable) as caught:
+                get(http, hostile.url, deadline=started + 0.5)
+            assert time.monotonic() - started < 0.5 + GENEROUS
+            assert caught.value.retry_after is None  # it was sent
+            assert hostile.accepted == round_
+            answer = get(http, identities_url(standin), deadline=time.monotonic() + 1)
+            assert answer.status == 404
+            assert wait_until(lambda: hostile.hung_up == round_, 2.0)  # noqa: B023
+        assert len(set(workers()) - threads_before) <= 1
+    assert wait_until(lambda: not set(workers()) - threads_before, 2.0)
+    assert wait_until(lambda: open_fds() <= fds_before + 2, 2.0)
+
+
+def test_eight_trickling_answers_do_not_wedge_the_default_pool(standin):
+    # The review's case: as many header trickles as workers, at once, then a
+    # healthy request on the same client.
+    with (
+        HostileServer.running("headers") as hostile,
+        BoundedHttpClient(timeout=TIMEOUT) as http,  # 8 workers
+    ):
+        barrier = threading.Barrier(8)
+
+        def call() -> Any:
+            barrier.wait()
+            return get(http, hostile.url, deadline=time.monotonic() + 0.5)
+
+        joins = [call_in_thread(call) for _ in range(8)]
+        assert all(isinstance(join(), IdPUnavailable) for join in joins)
+        assert hostile.accepted == 8
+        assert get(http, identities_url(standin)).status == 404
+        assert wait_until(lambda: hostile.hung_up == 8, 2.0)
+
+
+def test_a_connection_opened_after_the_cut_is_shut_down_at_once():
+    # The deadline passed while the worker was still connecting: the socket it
+    # then gets is shut down as soon as httpcore reports it.
+    near, far = socket.socketpair()
+
+    class Stream:
+        def get_extra_info(self, name: str) -> Any:
+            return near if name == "socket" else None
+
+    def send(until: float, trace: Callable[[str, dict[str, Any]], None]) -> bytes:
+        trace("connection.connect_tcp.complete", {"return_value": Stream()})
+        return near.recv(1)  # blocks until the peer writes, without the cut
+
+    near.settimeout(5.0)  # so that a failure is not a hang
+    attempt = Attempt(send, time.monotonic() + 10)
+    attempt.cut()
+    with near, far:
+        assert attempt.run() == b""
+
+
+def test_a_connection_that_cannot_be_watched_is_not_used(standin, monkeypatch):
+    # No descriptor to spare for the watch: the request fails as unreachable
+    # rather than run beyond the caller's reach, and nothing is sent.
+    def no_descriptor(self: socket.socket) -> socket.socket:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(socket.socket, "dup", no_descriptor)
+    with BoundedHttpClient(timeout=TIMEOUT) as http:
+        with pytest.raises(IdPUnavailable) as caught:
+            get(http, identities_url(standin))
+    assert caught.value.retry_after is None
+    assert standin.calls("identities") == []
 
 
 # -- retries: reads only, Retry-After honoured within the budget -------------
@@ -593,5 +695,5 @@ def sibling_imports(module: Any) -> set[str]:
 
 
 def test_the_transport_imports_no_adapter_and_workos_only_the_transport():
-    assert sibling_imports(bounded_http) == set()
+    assert sibling_imports(bounded_http) == {"http_attempt"}
     assert sibling_imports(workos) == {"bounded_http"}

@@ -58,6 +58,7 @@ ADAPTER_HELPERS = {
     "bounded_http",
     "dynamodb_items",
     "dynamodb_table",
+    "http_attempt",
     "key_files",
     "key_ring",
     "lru",
