@@ -101,9 +101,7 @@ print(json.dumps(handler(event, None)))
 @pytest.mark.parametrize("hidden", ["mangum", "starlette"])
 def test_the_handler_without_the_lambda_extra_answers_not_configured(hidden):
     event = (EVENTS / "http_v2_proxy.json").read_text()
-    result = run_hiding(
-        (hidden,), HANDLER.replace("sys.argv[1]", repr(event)), {"AWS_REGION": "x"}
-    )
+    result = run_hiding((hidden,), HANDLER.replace("sys.argv[1]", repr(event)))
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["statusCode"] == 500
