@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: venv test lint typecheck unit serve clean bench browser
+.PHONY: venv test lint typecheck unit serve clean bench browser lambda
 
 # A strict editable install links files one by one, so a module added or removed
 # under src/ needs a reinstall; an edit does not. The list of those files is
@@ -50,6 +50,34 @@ test: lint typecheck browser
 
 serve: venv
 	$(BIN)/wikibot-auth serve $(SERVE_ARGS)
+
+# The two Lambda artifacts (README "Deployment"), for arm64 / Python 3.12
+# whatever machine builds them: pip takes only wheels made for that platform
+# (cryptography's and dependency-injector's .so files are aarch64 ones) and
+# compiles no .pyc (this machine's Python may not be 3.12).
+#   $(LAMBDA_DIR)/authorizer: the base package (no web framework)
+#   $(LAMBDA_DIR)/login:      the package with the `lambda` extra (Mangum, Starlette)
+# The project is built once as a pure-Python wheel, from a copy of its sources
+# (an in-tree build would reuse whatever an older build left in build/lib).
+LAMBDA_DIR ?= build/lambda
+LAMBDA_TARGET := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
+  --implementation cp --python-version 3.12 --only-binary=:all: --no-compile
+LAMBDA_SOURCES := pyproject.toml setup.py README.md src
+
+lambda: venv
+	rm -rf $(LAMBDA_DIR)/authorizer $(LAMBDA_DIR)/login $(LAMBDA_DIR)/.source \
+	  $(LAMBDA_DIR)/.wheel
+	mkdir -p $(LAMBDA_DIR)/.source
+	tar -c --exclude=__pycache__ --exclude='*.egg-info' $(LAMBDA_SOURCES) \
+	  | tar -x -C $(LAMBDA_DIR)/.source
+	$(PIP) wheel --no-deps --wheel-dir $(LAMBDA_DIR)/.wheel $(LAMBDA_DIR)/.source
+	$(PIP) install $(LAMBDA_TARGET) --target $(LAMBDA_DIR)/authorizer \
+	  $(LAMBDA_DIR)/.wheel/*.whl
+	$(PIP) install $(LAMBDA_TARGET) --target $(LAMBDA_DIR)/login \
+	  "$$(echo $(LAMBDA_DIR)/.wheel/*.whl)[lambda]"
+	rm -rf $(LAMBDA_DIR)/authorizer/bin $(LAMBDA_DIR)/login/bin \
+	  $(LAMBDA_DIR)/.source $(LAMBDA_DIR)/.wheel
+	du -sh $(LAMBDA_DIR)/authorizer $(LAMBDA_DIR)/login
 
 # Benchmarks (never part of `make test`): peers come from the `bench` extra;
 # dynalite (npm) for the store rows; the Lambda section builds .bench-venv itself.

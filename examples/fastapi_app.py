@@ -1,8 +1,9 @@
 """A FastAPI app that signs people in with wikibot-auth and protects one route.
 
-Run it from the repository root (after `make venv`), with the local development
-sign-in page and the embedded defaults (SQLite store and a generated key under
-./.wikibot-auth):
+It needs the `server` and `fastapi` extras
+(`pip install 'wikibot-auth[server,fastapi]'`; `make venv` has them). Run it from
+the repository root (after `make venv`), with the local development sign-in page
+and the embedded defaults (SQLite store and a generated key under ./.wikibot-auth):
 
     WIKIBOT_AUTH_IDP=local \
     WIKIBOT_AUTH_REDIRECT_URI=http://127.0.0.1:8000/auth/callback \

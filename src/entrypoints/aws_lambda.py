@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,11 +24,13 @@ from ..domain.errors import (
     InternalError,
     InvalidRequest,
     MissingToken,
+    NotConfigured,
 )
 from ..domain.model import AuthenticatedUser
 from .containers import Container, create_container
 from .cookies import TOKEN_COOKIE, cookie_name, is_secure_origin, origin_of
 from .credentials import Credentials, read_credentials
+from .extras import LAMBDA, install_hint, missing_package
 from .lambda_events import (
     HTTP_V2_AUTHORIZER,
     TOKEN,
@@ -40,6 +43,12 @@ from .wire import error_answer, wire_error
 logger = logging.getLogger("wikibot_auth")
 
 Event = Mapping[str, Any]
+
+# The login handler's answer (500 not_configured) when the package was built
+# without Mangum or Starlette: the authorizer needs neither.
+MISSING_LAMBDA_EXTRA = (
+    f"The Lambda handler needs the 'lambda' extra: {install_hint(LAMBDA)}."
+)
 
 _container: Container | None = None
 _authorizer_container: Container | None = None
@@ -193,10 +202,18 @@ def _refuse(
 # --- the HTTP handler ----------------------------------------------------------
 
 
+class _MissingExtra(Exception):
+    pass
+
+
 def _build_http_handler() -> Callable[[Event, Any], dict[str, Any]]:
     global _loop
-    from mangum import Mangum
+    try:
+        from mangum import Mangum
 
+        from . import routes  # noqa: F401 - Starlette, which create_app needs
+    except ModuleNotFoundError as exc:
+        raise _MissingExtra(missing_package(exc)) from exc
     from .asgi import create_app
 
     app = create_app(get_container())  # may raise NotConfigured: no loop yet
@@ -211,7 +228,8 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
     """The routes of ``asgi.create_app()`` for REST v1 proxy, HTTP API and
     Function URL events. Cookies: ``cookies`` (v2), or ``Set-Cookie`` in
     ``multiValueHeaders`` (v1). A malformed event (an authorizer event
-    included) is answered 400 ``invalid_request``."""
+    included) is answered 400 ``invalid_request``; a package without the
+    ``lambda`` extra (Mangum, Starlette), 500 ``not_configured`` naming it."""
     global _http_handler
     try:
         request = proxy_request(event)
@@ -226,6 +244,11 @@ def handler(event: Event, context: Any) -> dict[str, Any]:
         except AuthError as exc:  # e.g. not_configured: no redirect URI
             logger.error("the handler cannot start: %s", exc.code)
             return _error_response(exc)
+        except _MissingExtra as exc:  # a package built without [lambda]
+            logger.error(
+                "the handler cannot start: %s is missing; %s", exc, install_hint(LAMBDA)
+            )
+            return _error_response(NotConfigured(), MISSING_LAMBDA_EXTRA)
     response = _http_handler(request, context)
     if request.get("version") != "2.0":
         _v1_cookies(response)
@@ -242,12 +265,18 @@ def _is_base64(body: Any) -> bool:
     return True
 
 
-def _error_response(error: AuthError) -> dict[str, Any]:
+def _error_response(error: AuthError, description: str | None = None) -> dict[str, Any]:
     answer = error_answer(error)
+    body = answer.body.decode("utf-8")
+    if description is not None:  # a fixed sentence, like the table's own
+        body = json.dumps(
+            {"error": answer.code, "error_description": description},
+            separators=(",", ":"),
+        )
     return {
         "statusCode": answer.status,
         "headers": dict(answer.headers),
-        "body": answer.body.decode("utf-8"),
+        "body": body,
         "isBase64Encoded": False,
     }
 

@@ -24,6 +24,7 @@ from .cli_usage import Parser, UsageError
 from .cli_users import add_migration_verbs
 from .cli_workos import add_workos_command
 from .containers import Container, container_for, create_container
+from .extras import SERVER, install_hint, missing_package
 from .settings import Settings
 from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
 
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="run the HTTP server (login routes, /me, JWKS) under uvicorn",
+        help="run the HTTP server (login routes, /me, JWKS) under uvicorn "
+        "(the 'server' extra)",
         description="Embedded defaults: the configured user store, a generated "
         "key in the data directory, and (development, loopback host, no "
         "WORKOS_API_KEY) the local sign-in page.",
@@ -270,7 +272,22 @@ def _check_port(host: str, port: int) -> None:
         raise UsageError(f"cannot listen on {host}:{port}: no such local address")
 
 
+def _check_server_extra() -> None:
+    """uvicorn and Starlette (the routes) import; else a usage error naming
+    the ``server`` extra, before anything else is done."""
+    try:
+        import uvicorn  # noqa: F401
+
+        from . import routes  # noqa: F401 - Starlette
+    except ModuleNotFoundError as exc:
+        raise UsageError(
+            f"serve needs {missing_package(exc)}, which the 'server' extra installs: "
+            f"{install_hint(SERVER)}"
+        ) from None
+
+
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    _check_server_extra()
     if not 1 <= args.port <= 65535:  # the redirect URI names the port
         raise UsageError("--port must be between 1 and 65535")
     settings = Settings.for_serve(args.host, args.port)

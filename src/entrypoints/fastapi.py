@@ -31,17 +31,15 @@ import attrs
 
 # This module is named after the framework; the package imports itself
 # relatively, so the absolute imports below always reach the real FastAPI.
+from .extras import FASTAPI, missing_extra
+
 try:
     from fastapi import FastAPI, HTTPException, Security
     from fastapi.requests import HTTPConnection
     from fastapi.responses import Response
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 except ModuleNotFoundError as exc:  # pragma: no cover - tested in a subprocess
-    raise ModuleNotFoundError(
-        "wikibot_auth.entrypoints.fastapi needs FastAPI: "
-        "pip install 'wikibot-auth[fastapi]'",
-        name=exc.name,
-    ) from exc
+    raise missing_extra("wikibot_auth.entrypoints.fastapi", FASTAPI, exc) from exc
 
 from ..domain.errors import AuthError, InternalError, MissingToken, NotConfigured
 from ..domain.model import AuthenticatedUser

@@ -10,11 +10,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from .extras import SERVER, missing_extra
+
+try:  # the `server` extra (the Lambda handler's `lambda` extra brings it too)
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import (
+        HTMLResponse,
+        JSONResponse,
+        RedirectResponse,
+        Response,
+    )
+    from starlette.routing import Route
+except ModuleNotFoundError as exc:  # pragma: no cover - tested in a subprocess
+    raise missing_extra("wikibot_auth.entrypoints.routes", SERVER, exc) from exc
 
 from ..adapters.local_idp import LocalIdentityProvider
 from ..domain.errors import (
