@@ -25,6 +25,7 @@ from .cli_users import add_migration_verbs
 from .cli_workos import add_workos_command
 from .containers import Container, container_for, create_container
 from .extras import SERVER, install_hint, missing_package
+from .log_format import configure_logging
 from .settings import Settings
 from .wire import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exit_code
 
@@ -299,7 +300,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     container.user_repository()
     idp = container.config.idp()
     app = create_app(container)
-    logging.getLogger("wikibot_auth").setLevel(logging.INFO)
+    configure_logging(settings.log_format)
     redirect = container.config.redirect_uri() or "derived from each request"
     print(
         f"wikibot-auth: store {container.config.store_kind()}, IdP {idp}, "

@@ -21,6 +21,7 @@ PREFIX = "WIKIBOT_AUTH_"
 ENVIRONMENTS = ("development", "production")
 IDPS = ("workos", "local", "none")
 AUTHORIZER_RESPONSES = ("simple", "iam")
+LOG_FORMATS = ("text", "json")
 # Where the container runs: the variants of its wiring (DESIGN "The hexagon").
 RUNTIMES = ("server", "lambda", "cli")
 STORE_KINDS = ("sqlite", "dynamodb", "memory")
@@ -143,6 +144,7 @@ class Settings:
     cookie_auth: bool = True
     authorizer_cookie_auth: bool = False
     authorizer_response: str = "simple"
+    log_format: str = "text"
     workos_api_key: str | None = attrs.field(default=None, repr=False)
     workos_client_id: str | None = None
     workos_base_url: str = "https://api.workos.com"
@@ -187,6 +189,7 @@ class Settings:
             "authorizer_response": _choice(
                 env, "AUTHORIZER_RESPONSE", "simple", AUTHORIZER_RESPONSES
             ),
+            "log_format": _choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
             "workos_api_key": api_key,
             "workos_client_id": _text(env, "WORKOS_CLIENT_ID"),
             "workos_base_url": (

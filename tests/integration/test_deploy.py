@@ -234,3 +234,13 @@ def test_cfn_lint_would_catch_a_role_that_names_the_key(tmp_path):
     assert cyclic.read_text() != TEMPLATE.read_text()
     result = cfn_lint(cyclic)
     assert "E3004" in result.stdout, result.stdout
+
+
+def test_both_functions_log_json_at_info():
+    template = cfn_yaml.load(str(TEMPLATE))
+    logging_config = template["Globals"]["Function"]["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    assert logging_config["ApplicationLogLevel"] == "INFO"  # the audit events
+    for name in ("AuthorizerFunction", "LoginFunction"):
+        properties = template["Resources"][name]["Properties"]
+        assert "LoggingConfig" not in properties  # none overrides the global one
