@@ -57,6 +57,7 @@ ADAPTER_HELPERS = {
     "aws_clients",
     "bounded_http",
     "dynamodb_table",
+    "jws_segments",
     "key_files",
     "key_ring",
     "lru",
