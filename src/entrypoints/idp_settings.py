@@ -158,7 +158,7 @@ def _client(
     return client_id, secret
 
 
-def _oidc(environ: Mapping[str, str], name: str) -> ProviderSettings:
+def _oidc(environ: Mapping[str, str], name: str, position: int) -> ProviderSettings:
     def var(suffix: str) -> str:
         return oidc_variable(name, suffix)
 
@@ -169,7 +169,7 @@ def _oidc(environ: Mapping[str, str], name: str) -> ProviderSettings:
         raise NotConfigured(
             f"{var('ISSUER')} is not set"
             if configured
-            else f"{IDP_VARIABLE} names a provider that is neither workos, local "
+            else f"{IDP_VARIABLE}: provider {position} is neither workos, local "
             "nor github, and no WIKIBOT_AUTH_OIDC_<NAME>_ISSUER configures it "
             "as an OpenID Connect provider (google and microsoft need only "
             "WIKIBOT_AUTH_OIDC_<NAME>_CLIENT_ID)"
@@ -234,10 +234,10 @@ def providers_from_env(
         NotConfigured: a provider's variables are missing or malformed.
     """
     found = []
-    for name in names:
+    for position, name in enumerate(names, 1):
         kind = kind_of(name)
         if kind == "oidc":
-            found.append(_oidc(environ, name))
+            found.append(_oidc(environ, name, position))
         elif kind == "github":
             found.append(_github(environ))
         else:

@@ -272,6 +272,7 @@ def test_a_bad_value_names_its_variable_and_never_the_value(environ, variable):
 def test_an_unknown_name_says_how_to_configure_it_without_saying_it():
     with pytest.raises(NotConfigured) as info:
         settings(WIKIBOT_AUTH_IDP="workos,okta", WORKOS_API_KEY="sk")
+    assert "WIKIBOT_AUTH_IDP: provider 2 " in str(info.value)
     assert "WIKIBOT_AUTH_OIDC_<NAME>_ISSUER" in str(info.value)
     assert "okta" not in str(info.value).lower()
 
@@ -317,3 +318,18 @@ def test_a_remote_provider_needs_a_configured_redirect_uri():
     assert settings(WIKIBOT_AUTH_IDP="google", **GOOGLE).redirect_uri_required
     assert not settings(WIKIBOT_AUTH_IDP="local").redirect_uri_required
     assert not settings(WIKIBOT_AUTH_IDP="none").redirect_uri_required
+
+
+def test_the_readme_configuration_example_is_accepted():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("```sh\nWIKIBOT_AUTH_IDP=workos,")
+    block = readme[start + len("```sh\n") : readme.index("```", start + 6)]
+    environ = dict(
+        line.split("=", 1)
+        for line in block.splitlines()
+        if line and not line.startswith("#")
+    )
+    got = Settings.from_env({**environ, "WORKOS_API_KEY": "sk_x"})
+    assert got.idp_names == ("workos", "google", "okta", "github")
