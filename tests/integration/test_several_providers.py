@@ -459,3 +459,39 @@ def test_the_lambda_handler_serves_each_providers_callback(
     finally:
         aws_lambda.configure(None)
         container.shutdown_resources()
+
+
+# -- the local IdP in a list, on loopback ---------------------------------------
+
+
+async def test_the_local_idp_beside_another_signs_in_through_its_own_callback(
+    tmp_path, private_key, oidc_standin
+):
+    from tests.integration.web import BASE as LOOPBACK
+    from tests.integration.web import sign_in
+
+    container = create_container(
+        web_env(
+            tmp_path,
+            private_key,
+            WIKIBOT_AUTH_IDP="local,acme",
+            WIKIBOT_AUTH_OIDC_ACME_ISSUER=oidc_standin.url,
+            WIKIBOT_AUTH_OIDC_ACME_CLIENT_ID=OIDC_CLIENT,
+        )
+    )
+    async with client_for(create_app(container), LOOPBACK) as client:
+        chooser = await client.get("/auth/login", headers=HTML)
+        assert 'href="login?provider=local"' in chooser.text
+        assert 'href="login?provider=acme"' in chooser.text
+        home = await client.get("/")
+        assert "local, acme" in home.text
+        callback = await sign_in(client, "lin@example.com")  # the default: local
+        assert urlsplit(callback).path == "/auth/callback/local"
+        response = await client.get(callback, headers=JSON)
+        assert response.status_code == 200, response.text
+        assert response.json()["user"]["email"] == "lin@example.com"
+        # Still loopback-only while the local IdP is listed.
+    async with client_for(create_app(container), "http://wiki.example") as other:
+        refused = await other.get("/auth/providers")
+        assert refused.status_code == 400
+    container.shutdown_resources()
