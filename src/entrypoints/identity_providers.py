@@ -164,13 +164,12 @@ class ProviderAdapters:
 
     def __call__(self, name: str) -> IdentityProvider:
         spec = self.specs[name]
-        if spec.kind == "workos":
-            return self._workos()
-        if spec.kind == "local":
-            return self._local()
-        with self._lock:
+        with self._lock:  # also around workos: its first use opens the client
             made = self._made.get(name)
             if made is None:
+                if spec.kind in ("workos", "local"):
+                    # Not kept here: an override of their providers wins.
+                    return self._workos() if spec.kind == "workos" else self._local()
                 callback = callback_of(
                     self._redirect_uri, tuple(self.specs.values()), name
                 )

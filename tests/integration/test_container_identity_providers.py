@@ -108,15 +108,16 @@ def test_every_remote_adapter_shares_the_one_http_client(several):
 
 
 def test_concurrent_first_use_makes_each_adapter_and_the_client_once(several):
-    made: list[tuple[int, int]] = []
+    made: list[tuple[str, object]] = []
 
     def use(index: int) -> None:
-        name = ("acme", "github")[index % 2]
-        made.append((index % 2, id(several.identity_providers()[name])))
+        name = ("workos", "acme", "github")[index % 3]
+        made.append((name, several.identity_providers()[name]))
 
-    run_together(16, use)
-    assert len(set(made)) == 2
-    assert several.idp_http_client.initialized
+    run_together(18, use)
+    assert len({(name, id(adapter)) for name, adapter in made}) == 3
+    client = several.idp_http_client()
+    assert {id(adapter._http) for _, adapter in made} == {id(client)}  # type: ignore[attr-defined]
 
 
 def test_each_provider_is_sent_its_own_callback(several):
