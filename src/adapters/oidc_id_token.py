@@ -23,6 +23,7 @@ from typing import Any
 import jwt
 
 from ..domain.errors import IdPError, IdPUnavailable, LoginFailed
+from .jws_segments import FastSegmentJWS
 from .oauth_client import is_text
 
 logger = logging.getLogger("wikibot_auth.oidc")
@@ -37,6 +38,11 @@ _KEY_TYPES = {
     "EdDSA": ("OKP", ("Ed25519", "Ed448")),
 }
 
+
+# PyJWT with its segments decoded at C speed (an ID token is read twice:
+# its header to pick the key, then the whole token).
+_JWT = jwt.PyJWT()
+_JWT._jws = FastSegmentJWS()
 
 _Slot = tuple[str | None, str]
 _State = tuple[list[dict[str, Any]], dict[_Slot, jwt.PyJWK]]
@@ -200,7 +206,7 @@ def verify_id_token(
 # happens outside an ``except`` block, so nothing is chained.
 def _header(token: str) -> dict[str, Any]:
     try:
-        return jwt.get_unverified_header(token)
+        return _JWT._jws.get_unverified_header(token)
     except Exception:  # any decoding failure is a bad token, never a crash
         return {}
 
@@ -209,7 +215,7 @@ def _decode(
     token: str, key: jwt.PyJWK, algorithm: str, client_id: str, leeway: float
 ) -> tuple[dict[str, Any] | None, str]:
     try:
-        claims = jwt.decode(
+        claims = _JWT.decode(
             token,
             key=key,
             algorithms=[algorithm],

@@ -280,7 +280,8 @@ class AuthorizationRequest:
     """What a login asks of an identity provider's authorize endpoint.
 
     ``state``, ``code_challenge`` (PKCE S256) and, for OpenID Connect,
-    ``nonce`` travel in the signed login cookie too.
+    ``nonce`` travel in the signed login cookie too. ``provider`` names the
+    configured identity provider to ask (None: the default one).
     """
 
     state: str = attrs.field(repr=False)
@@ -289,6 +290,7 @@ class AuthorizationRequest:
     nonce: str | None = attrs.field(default=None, repr=False)
     login_hint: str | None = None
     screen_hint: str | None = None
+    provider: str | None = None
 
 
 @attrs.frozen
@@ -296,7 +298,8 @@ class LoginCallback:
     """What a login brings back from the identity provider: the single-use
     ``code`` and what the login cookie kept for it (PKCE verifier, ``nonce``,
     the redirect URI the code was issued for); ``iss`` when the callback
-    carried one (RFC 9207)."""
+    carried one (RFC 9207); ``provider``, the configured identity provider the
+    login went to (None: the default one): the code goes to that one only."""
 
     code: str = attrs.field(repr=False)
     code_verifier: str = attrs.field(repr=False)

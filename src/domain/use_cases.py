@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -14,6 +14,7 @@ from .bearer import parse_authorization_header
 from .errors import (
     AuthError,
     InvalidCallback,
+    InvalidRequest,
     NotConfigured,
     TokenRevoked,
     UnknownUser,
@@ -36,6 +37,28 @@ from .ports import CachedUsers, Clock, IdentityProvider, TokenSigner, UserReposi
 logger = logging.getLogger("wikibot_auth")
 
 MAX_CODE_LENGTH = 2048
+
+
+def pick_identity_provider(
+    default: IdentityProvider | None,
+    by_name: Mapping[str, IdentityProvider],
+    name: str | None,
+    unknown: type[AuthError],
+) -> IdentityProvider:
+    """``by_name[name]``, or ``default`` when no name is given.
+
+    Raises:
+        NotConfigured: no name and no default provider.
+        ``unknown``: a name that is not configured.
+    """
+    if name is None:
+        if default is None:
+            raise NotConfigured("no identity provider is configured")
+        return default
+    found = by_name.get(name)
+    if found is None:
+        raise unknown("the login names an identity provider that is not configured")
+    return found
 
 
 def check_user(user: User | None, claims: TokenClaims) -> AuthenticatedUser:
@@ -133,11 +156,14 @@ class ExchangeAuthCode:
     ``.finish(LoginCallback(...))`` with what the login cookie kept.
 
     IdP code exchange, identity resolution (one person never becomes two
-    users), profile sync, then a platform token.
+    users), profile sync, then a platform token. The code goes to the provider
+    the callback names (``identity_providers[callback.provider]``), or to
+    ``identity_provider`` (the default one) when it names none.
 
     Raises:
         NotConfigured: no identity provider is configured.
-        InvalidCallback: the code or PKCE verifier is malformed.
+        InvalidCallback: the code or PKCE verifier is malformed, or the
+            callback names a provider that is not configured.
         LoginFailed, LoginStepRequired, IdPError, IdPUnavailable: from the IdP.
         UserDisabled: the user exists and is disabled.
         StoreUnavailable: the user store could not be used.
@@ -148,33 +174,40 @@ class ExchangeAuthCode:
     token_signer: TokenSigner
     clock: Clock
     new_user_id: Callable[[], str] = new_user_id
+    identity_providers: Mapping[str, IdentityProvider] = attrs.field(factory=dict)
 
     def __call__(self, code: str, code_verifier: str) -> LoginResult:
         return self.finish(LoginCallback(code=code, code_verifier=code_verifier))
 
     def finish(self, callback: LoginCallback) -> LoginResult:
+        via = callback.provider or "-"
         try:
             result = self._login(callback)
         except AuthError as exc:
-            logger.info("login failed: code=%s", exc.code)
+            logger.info("login failed: code=%s idp=%s", exc.code, via)
             raise
         logger.info(
-            "login succeeded: user_id=%s provider=%s created=%s",
+            "login succeeded: user_id=%s provider=%s created=%s idp=%s",
             result.user.user_id,
             result.user.record.oauth_provider,
             result.created,
+            via,
         )
         return result
 
     def _login(self, callback: LoginCallback) -> LoginResult:
-        if self.identity_provider is None:
-            raise NotConfigured("no identity provider is configured")
+        idp = pick_identity_provider(
+            self.identity_provider,
+            self.identity_providers,
+            callback.provider,
+            InvalidCallback,
+        )
         code = callback.code
         if not code or len(code) > MAX_CODE_LENGTH:
             raise InvalidCallback("the authorization code is missing or malformed")
         if not is_valid_code_verifier(callback.code_verifier):
             raise InvalidCallback("the PKCE code verifier is missing or malformed")
-        profile = self.identity_provider.exchange_code(callback)
+        profile = idp.exchange_code(callback)
         user, created = self._resolve(profile)
         if user.disabled:
             raise UserDisabled()
@@ -248,19 +281,30 @@ class ExchangeAuthCode:
 
 @attrs.frozen
 class AuthorizationUrl:
-    """``authorization_url(AuthorizationRequest(...)) -> str``.
+    """``authorization_url(AuthorizationRequest(...)) -> str``: where to send
+    the browser, at the provider the request names
+    (``identity_providers[request.provider]``) or at ``identity_provider``
+    (the default one) when it names none.
 
     Raises:
         NotConfigured: no identity provider is configured.
-        InvalidRequest: a hint the provider cannot take.
+        InvalidRequest: a provider that is not configured, or a hint the
+            provider cannot take.
+        IdPError, IdPUnavailable: a provider that reads its endpoints from
+            a discovery document could not be asked.
     """
 
     identity_provider: IdentityProvider | None
+    identity_providers: Mapping[str, IdentityProvider] = attrs.field(factory=dict)
 
     def __call__(self, request: AuthorizationRequest) -> str:
-        if self.identity_provider is None:
-            raise NotConfigured("no identity provider is configured")
-        return self.identity_provider.authorization_url(request)
+        idp = pick_identity_provider(
+            self.identity_provider,
+            self.identity_providers,
+            request.provider,
+            InvalidRequest,
+        )
+        return idp.authorization_url(request)
 
 
 @attrs.frozen

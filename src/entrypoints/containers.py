@@ -46,6 +46,15 @@ from ..domain.use_cases import (
     SetUserDisabled,
     SignOutEverywhere,
 )
+from .identity_providers import (
+    IdentityProviders,
+    ProviderAdapters,
+    active_local,
+    callback_of,
+    configured_providers,
+    default_adapter,
+    first_of,
+)
 from .keys import load_key_ring
 from .login_state import HKDF_INFO, LoginStateCodec, derive_login_state_key
 from .settings import Settings
@@ -53,7 +62,9 @@ from .settings import Settings
 if TYPE_CHECKING:
     from ..adapters.bounded_http import BoundedHttpClient
     from ..adapters.dynamodb_table import DynamoDBTable
+    from ..adapters.github import GitHubIdentityProvider
     from ..adapters.kms_signing_key import KMSSigningKey
+    from ..adapters.oidc import OIDCIdentityProvider
     from ..adapters.sqlite import SQLiteUserRepository
     from ..adapters.workos import WorkOSIdentityProvider
 
@@ -77,12 +88,14 @@ if TYPE_CHECKING:
         dynamodb: DynamoDBUserRepository,
         workos: WorkOSIdentityProvider,
         local: LocalIdentityProvider,
+        oidc: OIDCIdentityProvider,
+        github: GitHubIdentityProvider,
         rs256: RS256TokenSigner,
         clock: SystemClock,
         kms: KMSSigningKey,
     ) -> None:
         stores: list[UserRepository] = [memory, sqlite, dynamodb]
-        idps: list[IdentityProvider] = [workos, local]
+        idps: list[IdentityProvider] = [workos, local, oidc, github]
         directories: list[IdentityDirectory] = [workos]
         signers: list[TokenSigner] = [rs256]
         clocks: list[Clock] = [clock]
@@ -154,12 +167,13 @@ def local_sign_in_url(redirect_uri: str | None) -> str:
 
 
 class Container(containers.DeclarativeContainer):
-    """Providers: ``config``, ``clock``, ``token_signer``, ``identity_provider``,
-    ``user_repository`` and the use cases ``authenticate``, ``exchange_auth_code``,
-    ``authorization_url``, ``sign_out_everywhere`` (plus ``set_user_disabled``,
-    and the migration tools ``migration_report``, ``backfill_identities`` over
-    ``identity_directory``, ``link_identity``, ``unlink_identity``,
-    ``merge_users``)."""
+    """Providers: ``config``, ``clock``, ``token_signer``, ``identity_providers``
+    (name -> adapter, in the configured order), ``identity_provider`` (the
+    default one), ``user_repository`` and the use cases ``authenticate``,
+    ``exchange_auth_code``, ``authorization_url``, ``sign_out_everywhere``
+    (plus ``set_user_disabled``, and the migration tools ``migration_report``,
+    ``backfill_identities`` over ``identity_directory``, ``link_identity``,
+    ``unlink_identity``, ``merge_users``)."""
 
     config = providers.Configuration(strict=True)
 
@@ -255,27 +269,46 @@ class Container(containers.DeclarativeContainer):
         )
     )
 
-    identity_provider: providers.Provider[IdentityProvider | None] = providers.Selector(
-        config.idp,
-        none=providers.Object(None),
-        workos=providers.ThreadSafeSingleton(
+    workos_identity_provider: providers.Provider[WorkOSIdentityProvider] = (
+        providers.ThreadSafeSingleton(
             _workos_identity_provider,
             http=idp_http_client,
             api_key=config.workos_api_key,
             client_id=config.workos_client_id,
             base_url=config.workos_base_url,
-            redirect_uri=config.redirect_uri,
-        ),
-        local=local_identity_provider,
+            redirect_uri=providers.Callable(
+                callback_of, config.redirect_uri, config.identity_providers, "workos"
+            ),
+        )
     )
 
-    # The local IdP when it is the active one (its sign-in routes), else None.
+    # Every configured provider's adapter, each made on first use (an OpenID
+    # provider's discovery waits for its first login), all on idp_http_client.
+    idp_adapters: providers.Provider[ProviderAdapters] = providers.ThreadSafeSingleton(
+        ProviderAdapters,
+        config.identity_providers,
+        redirect_uri=config.redirect_uri,
+        leeway=config.leeway,
+        http=idp_http_client.provider,
+        workos=workos_identity_provider.provider,
+        local=local_identity_provider.provider,
+    )
+
+    # The default provider (the first of WIKIBOT_AUTH_IDP; None with none).
+    identity_provider: providers.Provider[IdentityProvider | None] = providers.Callable(
+        default_adapter, idp_adapters
+    )
+
+    # name -> IdentityProvider, in the configured order, the default first.
+    identity_providers: providers.Provider[IdentityProviders] = providers.Callable(
+        configured_providers, idp_adapters, identity_provider.provider
+    )
+
+    # The local IdP when it is one of the configured ones (its sign-in
+    # routes, the loopback guard), else None.
     active_local_identity_provider: providers.Provider[LocalIdentityProvider | None] = (
-        providers.Selector(
-            config.idp,
-            none=providers.Object(None),
-            workos=providers.Object(None),
-            local=local_identity_provider,
+        providers.Callable(
+            active_local, config.identity_providers, local_identity_provider.provider
         )
     )
 
@@ -304,13 +337,16 @@ class Container(containers.DeclarativeContainer):
     )
     exchange_auth_code = providers.Factory(
         ExchangeAuthCode,
-        identity_provider=identity_provider,
+        identity_provider=providers.Callable(first_of, identity_providers),
         user_repository=user_repository,
         token_signer=token_signer,
         clock=clock,
+        identity_providers=identity_providers,
     )
     authorization_url = providers.Factory(
-        AuthorizationUrl, identity_provider=identity_provider
+        AuthorizationUrl,
+        identity_provider=providers.Callable(first_of, identity_providers),
+        identity_providers=identity_providers,
     )
     sign_out_everywhere = providers.Factory(
         SignOutEverywhere, user_repository=user_repository, clock=clock

@@ -1,8 +1,12 @@
-"""The signed login cookie: ``{state, verifier, return_to, exp}`` + HMAC-SHA256.
+"""The signed login cookie: ``{state, verifier, provider, nonce, return_to, exp}``.
 
-The MAC key is derived with HKDF from the platform signing key, so every process
-holding that key (the server, each Lambda instance) accepts the cookie and nothing
-else needs configuring.
+Base64url JSON plus an HMAC-SHA256 whose key is derived with HKDF from the
+platform signing key, so every process holding that key (the server, each
+Lambda instance) accepts the cookie and nothing else needs configuring.
+``provider`` names the identity provider the login went to (its callback must
+be that one's); ``nonce`` is the OpenID Connect nonce (null for the others).
+A cookie that names no provider (made before there were several) is refused:
+which provider issued its code cannot be known.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 from urllib.parse import urlsplit
 
 import attrs
@@ -27,6 +32,7 @@ from .cookies import LOGIN_MAX_AGE
 HKDF_INFO = b"wikibot-auth login-state v1"
 MAX_RETURN_TO = 2048
 MAX_COOKIE = 4096
+_PROVIDER = re.compile(r"[a-z0-9_\-]{1,64}")
 
 
 def derive_login_state_key(key_ring: KeyRing) -> bytes:
@@ -65,6 +71,8 @@ def check_return_to(value: str | None) -> str:
 class LoginState:
     state: str = attrs.field(repr=False)
     verifier: str = attrs.field(repr=False)
+    provider: str
+    nonce: str | None = attrs.field(repr=False)
     return_to: str
     exp: int
 
@@ -89,10 +97,25 @@ class LoginStateCodec:
             hmac.new(self.key, payload.encode("ascii"), hashlib.sha256).digest()
         )
 
-    def dumps(self, state: str, verifier: str, return_to: str) -> str:
+    def dumps(
+        self,
+        state: str,
+        verifier: str,
+        return_to: str,
+        *,
+        provider: str,
+        nonce: str | None = None,
+    ) -> str:
         exp = math.floor(self.clock.now()) + LOGIN_MAX_AGE
         body = json.dumps(
-            {"state": state, "verifier": verifier, "return_to": return_to, "exp": exp},
+            {
+                "state": state,
+                "verifier": verifier,
+                "provider": provider,
+                "nonce": nonce,
+                "return_to": return_to,
+                "exp": exp,
+            },
             separators=(",", ":"),
         )
         payload = _b64(body.encode("utf-8"))
@@ -112,14 +135,29 @@ class LoginStateCodec:
             raise InvalidCallback("the login cookie's signature does not match")
         try:
             data = json.loads(_unb64(payload))
+            provider, nonce = data.get("provider"), data.get("nonce")
+            if not (nonce is None or isinstance(nonce, str)):
+                raise TypeError("nonce")
             state = LoginState(
                 state=str(data["state"]),
                 verifier=str(data["verifier"]),
+                provider=provider if isinstance(provider, str) else "",
+                nonce=nonce,
                 return_to=check_return_to(str(data["return_to"])),
                 exp=int(data["exp"]),
             )
-        except (ValueError, KeyError, TypeError, binascii.Error, InvalidRequest):
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            binascii.Error,
+            InvalidRequest,
+        ):
             raise InvalidCallback("the login cookie is malformed") from None
+        if not _PROVIDER.fullmatch(state.provider):
+            # Made before several providers: its code's issuer is unknown.
+            raise InvalidCallback("the login cookie names no identity provider")
         if self.clock.now() >= state.exp:
             raise InvalidCallback("the login cookie has expired")
         return state

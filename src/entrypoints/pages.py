@@ -1,4 +1,4 @@
-"""The server's few HTML pages: the front page and the local IdP's sign-in form.
+"""The server's few HTML pages: front page, provider chooser, local sign-in form.
 
 Each is a fixed template with escaped values, served without caching, with a
 Content-Security-Policy that allows no script and no framing.
@@ -7,6 +7,8 @@ Content-Security-Policy that allows no script and no framing.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+from urllib.parse import urlencode
 
 PAGE_HEADERS = {
     "cache-control": "no-store",
@@ -38,6 +40,19 @@ _SIGN_IN = """<h1>Sign in</h1>
 <p><button type="submit">Sign in</button></p>
 </form>"""
 
+_CHOOSER = """<h1>Sign in</h1>
+<p>Choose how to sign in:</p>
+<ul>
+{items}
+</ul>"""
+
+_KIND_LABELS = {
+    "oidc": "OpenID Connect",
+    "github": "GitHub",
+    "workos": "WorkOS",
+    "local": "local development, no account anywhere",
+}
+
 _HOME = """<h1>wikibot-auth</h1>
 <p>The authentication server of wikibot.io: it signs people in through an
 identity provider ({idp}) and issues platform tokens (RS256 JWTs) that every
@@ -66,6 +81,22 @@ def sign_in_page(*, state: str, code_challenge: str) -> str:
             code_challenge=html.escape(code_challenge, quote=True),
         ),
     )
+
+
+def chooser_page(providers: Sequence[dict[str, str]], return_to: str) -> str:
+    """One link per provider, each starting the login there (``return_to``
+    kept): ``login?provider=NAME``, relative to ``/auth/login``."""
+    items = []
+    for provider in providers:
+        query = {"provider": provider["name"]}
+        if return_to != "/":
+            query["return_to"] = return_to
+        href = html.escape("login?" + urlencode(query), quote=True)
+        kind = _KIND_LABELS.get(provider["kind"])
+        label = html.escape(provider["name"])
+        note = f" <small>({html.escape(kind)})</small>" if kind else ""
+        items.append(f'<li><a href="{href}">{label}</a>{note}</li>')
+    return _page("Sign in", _CHOOSER.format(items="\n".join(items)))
 
 
 def home_page(*, idp: str) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
 
 from .extras import SERVER, missing_extra
 
@@ -31,39 +30,22 @@ from ..domain.errors import (
     AuthError,
     CredentialsError,
     InternalError,
-    InvalidCallback,
     InvalidRequest,
-    LoginFailed,
     MissingToken,
-    NotConfigured,
 )
-from ..domain.model import AuthorizationRequest, LoginCallback, LoginResult
-from ..domain.pkce import code_challenge_s256, new_code_verifier, new_state
+from ..domain.model import LOCAL_PROVIDER
 from .asgi import AuthMiddleware, PlatformUser, authenticate_scope
 from .containers import Container
-from .cookies import CookiePolicy, cookie_values, single_cookie
+from .cookies import CookiePolicy
 from .local_guard import LocalOnly
-from .login_state import MAX_COOKIE, check_return_to
+from .login_routes import TOKEN_HEADERS, LoginRoutes, error_response
 from .pages import PAGE_HEADERS, home_page, sign_in_page
-from .settings import PREFIX, is_loopback_host
-from .wire import error_answer
 
 logger = logging.getLogger("wikibot_auth")
 
-TOKEN_HEADERS = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
 MAX_FORM_BYTES = 16 * 1024
-REDIRECT_URI_VARIABLE = f"{PREFIX}REDIRECT_URI"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def error_response(error: AuthError, *extra_cookies: str) -> Response:
-    answer = error_answer(error)
-    response = Response(answer.body, status_code=answer.status)
-    response.headers.update(answer.headers)
-    for cookie in extra_cookies:
-        response.headers.append("set-cookie", cookie)
-    return response
 
 
 def _answers_errors(endpoint: Endpoint) -> Endpoint:
@@ -87,147 +69,32 @@ class Routes:
     def __init__(self, container: Container) -> None:
         self.container = container
         config = container.config
-        self.configured_redirect_uri: str | None = config.redirect_uri()
-        self.production = config.env() == "production"
-        # never derived from a Host header an attacker chooses
-        if not self.configured_redirect_uri and config.redirect_uri_required():
-            raise NotConfigured(
-                f"{REDIRECT_URI_VARIABLE} is required in production and with a "
-                "remote IdP"
-            )
+        self.login_flow = LoginRoutes(container)
+        configured_redirect_uri = self.login_flow.configured_redirect_uri
         # The credentials rule of the authenticated routes (the middleware's).
         self.authenticate = container.authenticate()
         self.cookie_auth = bool(config.cookie_auth())
         self.allowed_origin = (
-            CookiePolicy.for_redirect_uri(self.configured_redirect_uri).origin
-            if self.configured_redirect_uri
+            CookiePolicy.for_redirect_uri(configured_redirect_uri).origin
+            if configured_redirect_uri
             else None
         )
 
     def redirect_uri(self, request: Request) -> str:
         """The configured redirect URI; derived from the request only in
         development on a loopback host (never from an attacker's Host)."""
-        if self.configured_redirect_uri:
-            return self.configured_redirect_uri
-        if not self.production and is_loopback_host(request.url.hostname):
-            return str(request.url_for("callback"))
-        raise NotConfigured(
-            f"{REDIRECT_URI_VARIABLE} is needed to log in on a non-loopback host"
-        )
-
-    def _other_loopback_name(self, request: Request) -> str | None:
-        """This URL on the redirect URI's host when the request came to another
-        loopback name (``localhost`` vs ``127.0.0.1``), else None."""
-        target = urlsplit(self.redirect_uri(request))
-        here = request.url.hostname
-        if here == target.hostname or not (
-            is_loopback_host(here) and is_loopback_host(target.hostname)
-        ):
-            return None
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return f"{target.scheme}://{target.netloc}{path}"
+        return self.login_flow.redirect_uri(request)
 
     def cookies(self, request: Request) -> CookiePolicy:
-        return CookiePolicy.for_redirect_uri(self.redirect_uri(request))
+        return self.login_flow.cookies(request)
 
     def local_idp(self) -> LocalIdentityProvider | None:
         return self.container.active_local_identity_provider()
 
     async def home(self, request: Request) -> Response:
-        idp = self.container.config.idp()
+        names = self.login_flow.identity_providers()
+        idp = ", ".join(names) or "none"
         return HTMLResponse(home_page(idp=idp), headers=PAGE_HEADERS)
-
-    async def login(self, request: Request) -> Response:
-        return_to = check_return_to(request.query_params.get("return_to"))
-        other_loopback = self._other_loopback_name(request)
-        if other_loopback is not None:  # its cookie would not reach the callback
-            return RedirectResponse(other_loopback, status_code=302)
-        state, verifier = new_state(), new_code_verifier()
-        url = self.container.authorization_url()(
-            AuthorizationRequest(
-                state=state,
-                code_challenge=code_challenge_s256(verifier),
-                redirect_uri=self.redirect_uri(request),
-            )
-        )
-        value = self.container.login_state().dumps(state, verifier, return_to)
-        cookie = self.cookies(request).set_login(value)
-        if len(cookie.encode("latin-1")) > MAX_COOKIE:
-            raise InvalidRequest("return_to is too long")
-        response = RedirectResponse(url, status_code=302)
-        response.headers.update(TOKEN_HEADERS)
-        response.headers.append("set-cookie", cookie)
-        return response
-
-    async def callback(self, request: Request) -> Response:
-        policy = self.cookies(request)
-        expire = policy.expire_login()
-        try:
-            result, return_to = await self._finish_login(request)
-        except Exception as exc:  # every answer expires the login cookie
-            error = exc if isinstance(exc, AuthError) else InternalError()
-            if not isinstance(exc, AuthError):
-                logger.exception("unexpected error in the login callback")
-            failed = error_response(error, expire)
-            failed.headers.update(TOKEN_HEADERS)
-            return failed
-        browser = "text/html" in request.headers.get("accept", "")
-        response: Response
-        if browser:
-            response = RedirectResponse(return_to, status_code=303)
-        else:
-            response = JSONResponse(
-                {
-                    "token": result.token,
-                    "token_type": "Bearer",
-                    "expires_in": result.expires_in,
-                    "user": result.user.public_dict(),
-                }
-            )
-        response.headers.update(TOKEN_HEADERS)
-        response.headers.append("set-cookie", expire)
-        if browser:  # API clients get the token in the body only
-            response.headers.append(
-                "set-cookie", policy.set_token(result.token, result.expires_in)
-            )
-        return response
-
-    async def _finish_login(self, request: Request) -> tuple[LoginResult, str]:
-        try:
-            callback, return_to = self._check_callback(request)
-        except AuthError as exc:
-            logger.info("login failed: code=%s", exc.code)
-            raise
-        exchange = self.container.exchange_auth_code()
-        result = await asyncio.to_thread(exchange.finish, callback)
-        return result, return_to
-
-    def _check_callback(self, request: Request) -> tuple[LoginCallback, str]:
-        query = request.query_params
-        if "error" in query:
-            raise LoginFailed("the identity provider answered with an error")
-        # Our own parser (Starlette's keeps the last of two): a planted second
-        # login cookie makes the callback invalid.
-        cookie_header = "; ".join(request.headers.getlist("cookie"))
-        name = self.cookies(request).login_cookie
-        if len(cookie_values(cookie_header, name)) > 1:
-            raise InvalidCallback("two login cookies")
-        login = self.container.login_state().loads(single_cookie(cookie_header, name))
-        state = query.get("state", "")
-        if not hmac.compare_digest(
-            state.encode("utf-8", "replace"), login.state.encode("utf-8")
-        ):
-            raise InvalidCallback("the state does not match the login cookie")
-        code = query.get("code")
-        if not code:
-            raise InvalidCallback("the callback carries no code")
-        callback = LoginCallback(
-            code=code,
-            code_verifier=login.verifier,
-            redirect_uri=self.redirect_uri(request),
-            iss=query.get("iss"),
-        )
-        return callback, login.return_to
 
     async def local_sign_in_page(self, request: Request) -> Response:
         if self.local_idp() is None:
@@ -253,9 +120,9 @@ class Routes:
             form.get("code_challenge", ""),
         )
         query = urlencode({"code": code, "state": form.get("state", "")})
-        response = RedirectResponse(
-            f"{self.redirect_uri(request)}?{query}", status_code=303
-        )
+        providers = self.login_flow.identity_providers()
+        callback = self.login_flow.callback_uri(request, LOCAL_PROVIDER, providers)
+        response = RedirectResponse(f"{callback}?{query}", status_code=303)
         response.headers.update(TOKEN_HEADERS)
         return response
 
@@ -348,16 +215,22 @@ def build_app(container: Container) -> Any:
     def route(path: str, endpoint: Endpoint, method: str, **kwargs: Any) -> Route:
         return Route(path, _answers_errors(endpoint), methods=[method], **kwargs)
 
-    callback = route("/auth/callback", routes.callback, "GET", name="callback")
-    # Starlette adds HEAD to GET routes: a link prefetcher's HEAD must not
-    # spend the code.
-    callback.methods = {"GET"}
+    login = routes.login_flow
+    callbacks = [
+        route("/auth/callback", login.callback, "GET", name="callback"),
+        route("/auth/callback/{provider}", login.callback, "GET"),
+    ]
+    for callback in callbacks:
+        # Starlette adds HEAD to GET routes: a link prefetcher's HEAD must
+        # not spend the code.
+        callback.methods = {"GET"}
 
     app = Starlette(
         routes=[
             route("/", routes.home, "GET"),
-            route("/auth/login", routes.login, "GET"),
-            callback,
+            route("/auth/login", login.login, "GET"),
+            route("/auth/providers", login.providers, "GET"),
+            *callbacks,
             route("/auth/local/sign-in", routes.local_sign_in_page, "GET"),
             route("/auth/local/sign-in", routes.local_sign_in, "POST"),
             route("/auth/logout", routes.logout, "POST", middleware=authenticated),

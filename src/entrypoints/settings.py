@@ -16,10 +16,16 @@ from urllib.parse import urlsplit
 import attrs
 
 from ..domain.errors import NotConfigured
+from .idp_settings import (
+    IDP_VARIABLE,
+    ProviderSettings,
+    parse_idp_names,
+    plain_providers,
+    providers_from_env,
+)
 
 PREFIX = "WIKIBOT_AUTH_"
 ENVIRONMENTS = ("development", "production")
-IDPS = ("workos", "local", "none")
 AUTHORIZER_RESPONSES = ("simple", "iam")
 LOG_FORMATS = ("text", "json")
 # Where the container runs: the variants of its wiring (DESIGN "The hexagon").
@@ -137,7 +143,12 @@ class Settings:
     kms_key_id: str | None = None
     public_keys_file: str | None = None
     user_store: str = "sqlite:///.wikibot-auth/users.db"
+    # The provider names of WIKIBOT_AUTH_IDP, comma-separated, the first the
+    # default ("none": no provider); ``identity_providers`` holds their settings.
     idp: str = "none"
+    identity_providers: tuple[ProviderSettings, ...] = attrs.field(
+        default=attrs.Factory(lambda self: plain_providers(self.idp), takes_self=True)
+    )
     redirect_uri: str | None = None
     idp_timeout: float = 5.0
     user_cache_ttl: float = 0.0
@@ -180,7 +191,7 @@ class Settings:
             "public_keys_file": _text(env, PREFIX + "PUBLIC_KEYS_FILE"),
             "user_store": env.get(PREFIX + "USER_STORE")
             or f"sqlite:///{(data_dir / 'users.db').as_posix()}",
-            "idp": _choice(env, "IDP", idp_default, IDPS),
+            "idp": _stripped(env, IDP_VARIABLE) or idp_default,
             "redirect_uri": _text(env, PREFIX + "REDIRECT_URI"),
             "idp_timeout": _float(env, "IDP_TIMEOUT", 5.0, 0.1, 60.0),
             "user_cache_ttl": _float(env, "USER_CACHE_TTL", 0.0, 0.0, 3600.0),
@@ -198,6 +209,10 @@ class Settings:
             "runtime": "lambda" if in_lambda(env) else "server",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        names = parse_idp_names(values["idp"])
+        values["idp"] = ",".join(names) or "none"
+        if "identity_providers" not in overrides:
+            values["identity_providers"] = providers_from_env(env, names)
         settings = cls(**values)
         settings.check()
         return settings
@@ -229,7 +244,7 @@ class Settings:
         ):
             overrides["idp"] = "local"
         settings = cls.from_env(env, **overrides)
-        if settings.idp == "local" and not loopback:
+        if "local" in settings.idp_names and not loopback:
             raise NotConfigured(
                 "the local IdP signs anyone in as anyone: it is refused on a "
                 f"non-loopback host; serve it on {', '.join(LOOPBACK_NAMES)} "
@@ -240,6 +255,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def idp_names(self) -> tuple[str, ...]:
+        """The configured provider names, the default first."""
+        return tuple(p.name for p in self.identity_providers)
 
     @property
     def lambda_process(self) -> bool:
@@ -261,7 +281,7 @@ class Settings:
     def redirect_uri_required(self) -> bool:
         """In production and with a remote IdP, the redirect URI is never
         derived from a request (whose Host an attacker chooses)."""
-        return self.production or self.idp not in ("local", "none")
+        return self.production or any(n != "local" for n in self.idp_names)
 
     @property
     def store_kind(self) -> str:
@@ -282,6 +302,10 @@ class Settings:
         return parts.path
 
     def check(self) -> None:
+        if self.idp_names != parse_idp_names(self.idp):
+            raise NotConfigured(
+                f"{IDP_VARIABLE} names a provider whose settings are missing"
+            )
         if not 1 <= self.leeway <= 300:
             raise NotConfigured(f"{PREFIX}LEEWAY must be between 1 and 300")
         if self.token_ttl <= 0:
@@ -341,9 +365,9 @@ class Settings:
                     f"production needs {PREFIX}KMS_KEY_ID, {PREFIX}PRIVATE_KEY or "
                     f"{PREFIX}PRIVATE_KEY_FILE"
                 )
-            if self.idp == "local":
+            if "local" in self.idp_names:
                 raise NotConfigured("the local IdP is refused in production")
-        if self.idp == "local" and self.lambda_process:
+        if "local" in self.idp_names and self.lambda_process:
             # Behind API Gateway the Host a request names is the client's to
             # choose: nothing can tell a loopback request there.
             raise NotConfigured("the local IdP is refused in a Lambda process")

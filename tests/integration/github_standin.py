@@ -82,6 +82,7 @@ class GitHubStandIn:
             self.tokens: dict[str, Pending] = {}
             self.failures: dict[str, list[str]] = {}
             self.requests: list[tuple[str, str, dict[str, str], str]] = []
+            self.redirects = REDIRECTS  # the OAuth app's registered callbacks
 
     def issue_code(
         self,
@@ -190,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self._exchange_answer(fixture("error_incorrect_client_credentials"))
             return
-        if form.get("redirect_uri", REDIRECT) not in REDIRECTS:
+        if form.get("redirect_uri", REDIRECT) not in self.standin.redirects:
             self._exchange_answer(fixture("error_redirect_uri_mismatch"))
             return
         with self.standin.lock:

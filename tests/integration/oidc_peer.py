@@ -43,7 +43,16 @@ UNVERIFIED = "248289761001"
 SECRETS = {
     "wikibot-basic": "basic-secret-3f9c1a7e5b2d4c6e8a0b1c2d",
     "wikibot-post": "post-secret-7a1b2c3d4e5f60718293a4b5",
+    "wikibot-loopback": "loopback-secret-0c1d2e3f4a5b6c7d8e9f",
 }
+LOOPBACK_CLIENT = "wikibot-loopback"
+# A native client's loopback redirect URIs match on any port (RFC 8252 §7.3):
+# `wikibot-auth serve` on a free port, each provider's callback or the bare one.
+LOOPBACK_REDIRECTS = [
+    "http://127.0.0.1/auth/callback",
+    "http://127.0.0.1/auth/callback/google",
+    "http://127.0.0.1/auth/callback/acme",
+]
 ACCOUNTS: dict[str, dict[str, Any]] = {
     ALICE: {
         "email": "alice@example.com",
@@ -76,6 +85,12 @@ CLIENTS = [
     _client("wikibot-post", "client_secret_post", id_token_signed_response_alg="ES256"),
     _client("wikibot-public", "none", id_token_signed_response_alg="EdDSA"),
     _client("wikibot-ps256", "none", id_token_signed_response_alg="PS256"),
+    _client(
+        LOOPBACK_CLIENT,
+        "client_secret_basic",
+        application_type="native",
+        redirect_uris=LOOPBACK_REDIRECTS,
+    ),
 ]
 
 
@@ -93,6 +108,31 @@ class OIDCPeer:
         """Follow ``url`` (our adapter's authorization URL) through the login
         page (as ``account``) and the consent page; return the query of the
         redirect to our callback: ``code``, ``state``, ``iss``."""
+        target = self.callback_url(url, (REDIRECT, BARE_REDIRECT), account)
+        query = parse_qs(urlsplit(target).query)
+        return {key: values[0] for key, values in query.items()}
+
+    def environ(self, name: str, client_id: str = LOOPBACK_CLIENT) -> dict[str, str]:
+        """The variables that configure OIDC provider ``name`` at this peer
+        (as an operator points ``google`` at accounts.google.com); the
+        default client takes ``serve``'s loopback callbacks on any port."""
+        prefix = f"WIKIBOT_AUTH_OIDC_{name.upper().replace('-', '_')}_"
+        values = {prefix + "ISSUER": self.issuer, prefix + "CLIENT_ID": client_id}
+        if client_id in SECRETS:
+            values[prefix + "CLIENT_SECRET"] = SECRETS[client_id]
+        return values
+
+    def requests(self) -> dict[str, int]:
+        """How many requests each path of the peer has answered so far."""
+        with httpx.Client(timeout=5.0) as client:
+            counts: dict[str, int] = client.get(self.issuer + "/test/requests").json()
+        return counts
+
+    def callback_url(
+        self, url: str, callbacks: tuple[str, ...], account: str = ALICE
+    ) -> str:
+        """Follow ``url`` through the login and consent pages, as ``account``,
+        up to the redirect to one of ``callbacks``; return that whole URL."""
         if not url.startswith(self.issuer + "/"):
             raise AssertionError(f"not this peer's authorize URL: {url}")
         with httpx.Client(timeout=5.0) as browser:
@@ -100,9 +140,8 @@ class OIDCPeer:
             for _ in range(12):
                 if answer.is_redirect:
                     target = urljoin(str(answer.url), answer.headers["location"])
-                    if target.startswith((REDIRECT + "?", BARE_REDIRECT + "?")):
-                        query = parse_qs(urlsplit(target).query)
-                        return {key: values[0] for key, values in query.items()}
+                    if target.startswith(tuple(c + "?" for c in callbacks)):
+                        return target
                     answer = browser.get(target)
                     continue
                 answer = browser.post(

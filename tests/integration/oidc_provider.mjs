@@ -2,7 +2,8 @@
 // tests: `node oidc_provider.mjs PORT SETUP.json`. SETUP holds the clients
 // (one per token endpoint auth method) and the accounts (their `sub` and
 // claims) chosen by tests/integration/oidc_peer.py. Its development
-// interaction pages (login, consent) are driven over HTTP by the tests.
+// interaction pages (login, consent) are driven over HTTP by the tests, or by
+// a browser.
 // Signing keys (RSA, P-256, Ed25519) are made fresh at every start.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -40,6 +41,18 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     const claims = accounts.get(sub) ?? {};
     return { accountId: sub, async claims() { return { ...claims, sub }; } };
   },
+});
+
+// Requests by path, for tests that show a code never reached an endpoint:
+// `GET /test/requests` answers them as JSON.
+const seen = {};
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/test/requests') {
+    ctx.body = seen;
+    return;
+  }
+  seen[ctx.path] = (seen[ctx.path] ?? 0) + 1;
+  await next();
 });
 
 provider.listen(Number(port), '127.0.0.1', () => {

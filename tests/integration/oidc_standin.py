@@ -137,6 +137,7 @@ class OIDCStandIn:
             }
             self.jwks: list[dict[str, Any]] = [public_jwk("rsa-1")]
             self.auth_method = "client_secret_basic"
+            self.redirect = REDIRECT  # the redirect URI the token endpoint expects
             self.codes: dict[str, Pending] = {}
             self.requests: list[tuple[str, str, dict[str, str], str]] = []
             self.failures: dict[str, list[str]] = {}
@@ -285,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if (
             form.get("grant_type") != "authorization_code"
-            or form.get("redirect_uri") != REDIRECT
+            or form.get("redirect_uri") != self.standin.redirect
         ):
             self._json(400, {"error": "invalid_request"})
             return

@@ -81,7 +81,8 @@ async def test_development_refuses_a_host_derived_redirect_uri_off_loopback(
     tmp_path, private_key, base
 ):
     container = development_without_redirect_uri(tmp_path, private_key)
-    container.config.idp.override("none")  # the local IdP refuses these Hosts first
+    # The local IdP refuses these Hosts first: no provider is configured.
+    container.config.identity_providers.override(())
     container.identity_provider.override(providers.Object(ScriptedIdentityProvider()))
     app = create_app(container)
     async with client_for(app, base) as client:

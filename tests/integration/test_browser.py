@@ -63,3 +63,45 @@ def test_a_browser_logs_in_and_sees_me(chromium, tmp_path):
     assert token_cookie["sameSite"] == "Lax"
     assert "wikibot_auth_login" not in cookies
     assert token_cookie["value"] not in log
+
+
+def test_a_browser_picks_a_provider_and_logs_in_through_its_pages(
+    chromium, tmp_path, oidc_peer
+):
+    """Two OpenID providers at once (both names at oidc-provider): the
+    chooser, then the provider's own login and consent pages, then ``/me``."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.oidc_peer import ALICE
+
+    environ = clean_environ(
+        WIKIBOT_AUTH_DATA_DIR=str(tmp_path / "data"),
+        WIKIBOT_AUTH_USER_STORE="memory://",
+        WIKIBOT_AUTH_IDP="google,acme",
+        **oidc_peer.environ("google"),
+        **oidc_peer.environ("acme"),
+    )
+    with running_server(tmp_path, environ) as (base, output), sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium), headless=True, args=FLAGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/me")  # signed out: sent to sign in
+            assert page.title() == "Sign in"
+            page.click("text=google")
+            page.wait_for_url(f"{oidc_peer.issuer}/**")
+            page.fill("input[name=login]", ALICE)
+            page.fill("input[name=password]", "anything")
+            page.click("button[type=submit]")
+            page.click("button:has-text('Continue')")  # the consent page
+            page.wait_for_url(f"{base}/me")
+            me = json.loads(page.inner_text("body"))
+            cookies = {c["name"]: c for c in page.context.cookies(base)}
+        finally:
+            browser.close()
+        log = output.read_text(errors="replace")
+    assert (me["email"], me["display_name"]) == ("alice@example.com", "Alice Liddell")
+    assert "wikibot_auth_login" not in cookies
+    assert cookies["wikibot_auth_token"]["value"] not in log
+    assert "idp=google" in log

@@ -172,7 +172,7 @@ def test_the_login_cookie_key_is_one_kms_signature_per_process_never_logged(
     for container in (first, second, first):
         codec = container.login_state()
         keys.add(codec.key)
-        codec.loads(codec.dumps("state", "verifier", "/"))
+        codec.loads(codec.dumps("state", "verifier", "/", provider="workos"))
     assert len(keys) == 1
     assert sent.attempts == {"GetPublicKey": 1, "Sign": 1}
     token = first.token_signer().create_token("usr_ada")

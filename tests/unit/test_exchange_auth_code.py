@@ -260,3 +260,64 @@ def test_concurrent_first_logins_of_one_identity_make_one_user(repo, signer, clo
     assert len(results) == 32
     assert len(set(results)) == 1
     assert repo.user_count() == 1
+
+
+# -- several providers: the code goes to the one the callback names -----------
+
+
+def by_name(repo, signer, clock, **idps) -> ExchangeAuthCode:
+    default = next(iter(idps.values()))
+    return ExchangeAuthCode(default, repo, signer, clock, identity_providers=idps)
+
+
+def scripted_callback(idp: ScriptedIdentityProvider, profile, provider):
+    from wikibot_auth.domain.model import LoginCallback
+
+    verifier = new_code_verifier()
+    idp.script("the-code", profile, code_challenge=code_challenge_s256(verifier))
+    return LoginCallback("the-code", verifier, provider=provider)
+
+
+def test_the_code_goes_to_the_provider_the_callback_names(repo, signer, clock):
+    workos, google = ScriptedIdentityProvider(), ScriptedIdentityProvider()
+    exchange = by_name(repo, signer, clock, workos=workos, google=google)
+    direct = IdentityProfile(alias=GOOGLE, email="ada@example.com")
+    result = exchange.finish(scripted_callback(google, direct, "google"))
+    assert raw_identity(result.user.record) == ("google", "1234567890")
+    assert (workos.exchanges, google.exchanges) == (0, 1)
+
+
+def test_a_callback_naming_no_provider_goes_to_the_default(repo, signer, clock):
+    workos, google = ScriptedIdentityProvider(), ScriptedIdentityProvider()
+    exchange = by_name(repo, signer, clock, workos=workos, google=google)
+    exchange.finish(scripted_callback(workos, workos_profile(), None))
+    assert (workos.exchanges, google.exchanges) == (1, 0)
+
+
+def test_a_provider_that_is_not_configured_is_invalid_callback(repo, signer, clock):
+    workos = ScriptedIdentityProvider()
+    exchange = by_name(repo, signer, clock, workos=workos)
+    with pytest.raises(InvalidCallback):
+        exchange.finish(scripted_callback(workos, workos_profile(), "github"))
+    assert (workos.exchanges, repo.user_count()) == (0, 0)
+
+
+def test_a_named_callback_without_providers_is_invalid_callback(repo, signer, clock):
+    idp = ScriptedIdentityProvider()
+    exchange = ExchangeAuthCode(idp, repo, signer, clock)
+    with pytest.raises(InvalidCallback):
+        exchange.finish(scripted_callback(idp, workos_profile(), "google"))
+    assert idp.exchanges == 0
+
+
+def test_the_login_log_names_the_provider_it_went_to(repo, signer, clock, caplog):
+    google = ScriptedIdentityProvider()
+    exchange = by_name(repo, signer, clock, google=google)
+    direct = IdentityProfile(alias=GOOGLE, email="ada@example.com")
+    with caplog.at_level(logging.INFO, logger="wikibot_auth"):
+        exchange.finish(scripted_callback(google, direct, "google"))
+        with pytest.raises(InvalidCallback):
+            exchange.finish(scripted_callback(google, direct, "okta"))
+    assert "login succeeded" in caplog.text
+    assert "idp=google" in caplog.text
+    assert "login failed: code=invalid_callback idp=okta" in caplog.text

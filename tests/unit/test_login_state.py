@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -26,8 +28,45 @@ def codec(private_key, clock) -> LoginStateCodec:
 
 
 def test_round_trip(codec):
-    state = codec.loads(codec.dumps("st", "v" * 43, "/x"))
+    state = codec.loads(
+        codec.dumps("st", "v" * 43, "/x", provider="google", nonce="n-1")
+    )
     assert (state.state, state.verifier, state.return_to) == ("st", "v" * 43, "/x")
+    assert (state.provider, state.nonce) == ("google", "n-1")
+
+
+def test_a_login_without_a_nonce_keeps_none(codec):
+    state = codec.loads(codec.dumps("st", "v" * 43, "/", provider="github"))
+    assert (state.provider, state.nonce) == ("github", None)
+
+
+def test_the_nonce_stays_out_of_the_repr(codec):
+    state = codec.loads(codec.dumps("st", "v" * 43, "/", provider="g", nonce="n-1"))
+    assert "n-1" not in repr(state)
+    assert "'g'" in repr(state)
+
+
+def signed(codec: LoginStateCodec, body: dict[str, object]) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=")
+    text = payload.decode()
+    return f"{text}.{codec._mac(text)}"
+
+
+def test_a_cookie_made_before_several_providers_is_invalid_callback(codec, clock):
+    """Made by the previous release (``{state, verifier, return_to, exp}``):
+    which provider issued its code cannot be known, so it is refused rather
+    than mapped to whichever provider is configured now."""
+    old = {"state": "st", "verifier": "v" * 43, "return_to": "/", "exp": 2 * 10**9}
+    with pytest.raises(InvalidCallback, match="names no identity provider"):
+        codec.loads(signed(codec, old))
+    for provider in (None, "", "Google", "a#b", 7):
+        with pytest.raises(InvalidCallback):
+            codec.loads(signed(codec, {**old, "provider": provider}))
+
+
+def test_a_signed_body_that_is_not_an_object_is_invalid_callback(codec):
+    with pytest.raises(InvalidCallback, match="malformed"):
+        codec.loads(signed(codec, ["st"]))  # type: ignore[arg-type]
 
 
 def test_another_signing_key_cannot_read_it(codec, other_key, clock):
@@ -35,11 +74,11 @@ def test_another_signing_key_cannot_read_it(codec, other_key, clock):
         derive_login_state_key(KeyRing.of_private_key(other_key)), clock
     )
     with pytest.raises(InvalidCallback):
-        other.loads(codec.dumps("st", "v" * 43, "/"))
+        other.loads(codec.dumps("st", "v" * 43, "/", provider="workos"))
 
 
 def test_it_expires_after_600_seconds(codec, clock):
-    value = codec.dumps("st", "v" * 43, "/")
+    value = codec.dumps("st", "v" * 43, "/", provider="workos")
     clock.advance(599)
     codec.loads(value)
     clock.advance(1)
@@ -71,7 +110,7 @@ def test_accepted_return_to_stays_on_the_site(value):
 @given(st.sampled_from(["/", "/a", "/a/b?c=d#e"]), st.text(max_size=20))
 def test_a_tampered_payload_is_refused(return_to, noise):
     codec = LoginStateCodec(b"k" * 32, FixedClock())
-    value = codec.dumps("st", "v" * 43, return_to)
+    value = codec.dumps("st", "v" * 43, return_to, provider="workos")
     payload, mac = value.split(".")
     if noise:
         with pytest.raises(InvalidCallback):

@@ -59,6 +59,7 @@ ADAPTER_HELPERS = {
     "dynamodb_items",
     "dynamodb_table",
     "http_attempt",
+    "jws_segments",
     "key_files",
     "key_ring",
     "lru",
