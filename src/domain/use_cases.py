@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from .audit import audit
 from .bearer import parse_authorization_header
 from .errors import (
     AuthError,
@@ -139,6 +140,11 @@ class Authenticate:
             raise
 
 
+def _linked(user_id: str, identity: Identity, linked: list[str]) -> None:
+    audit("identity.linked", user_id=user_id, provider=identity.provider, by="login")
+    linked.append(identity.provider)
+
+
 def _refused(token: str, claims: TokenClaims, exc: AuthError) -> None:
     exc.subject = claims.sub
     _log_rejection(token, exc)
@@ -147,7 +153,12 @@ def _refused(token: str, claims: TokenClaims, exc: AuthError) -> None:
 def _log_rejection(token: str, exc: AuthError) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-        logger.debug("token rejected: code=%s sha256=%s", exc.code, digest[:8])
+        audit(
+            "token.rejected",
+            level=logging.DEBUG,
+            code=exc.code,
+            token_sha256_8=digest[:8],
+        )
 
 
 @attrs.frozen
@@ -180,22 +191,22 @@ class ExchangeAuthCode:
         return self.finish(LoginCallback(code=code, code_verifier=code_verifier))
 
     def finish(self, callback: LoginCallback) -> LoginResult:
-        via = callback.provider or "-"
+        linked: list[str] = []
         try:
-            result = self._login(callback)
+            result = self._login(callback, linked)
         except AuthError as exc:
-            logger.info("login failed: code=%s idp=%s", exc.code, via)
+            audit("login.failed", code=exc.code, provider=callback.provider)
             raise
-        logger.info(
-            "login succeeded: user_id=%s provider=%s created=%s idp=%s",
-            result.user.user_id,
-            result.user.record.oauth_provider,
-            result.created,
-            via,
+        audit(
+            "login.succeeded",
+            user_id=result.user.user_id,
+            provider=callback.provider or result.user.record.oauth_provider,
+            user_created=result.created,
+            linked=linked,
         )
         return result
 
-    def _login(self, callback: LoginCallback) -> LoginResult:
+    def _login(self, callback: LoginCallback, linked: list[str]) -> LoginResult:
         idp = pick_identity_provider(
             self.identity_provider,
             self.identity_providers,
@@ -208,7 +219,7 @@ class ExchangeAuthCode:
         if not is_valid_code_verifier(callback.code_verifier):
             raise InvalidCallback("the PKCE code verifier is missing or malformed")
         profile = idp.exchange_code(callback)
-        user, created = self._resolve(profile)
+        user, created = self._resolve(profile, linked)
         if user.disabled:
             raise UserDisabled()
         changes = user.profile_changes(profile)
@@ -224,7 +235,11 @@ class ExchangeAuthCode:
             created=created,
         )
 
-    def _resolve(self, profile: IdentityProfile) -> tuple[User, bool]:
+    def _resolve(
+        self, profile: IdentityProfile, linked: list[str]
+    ) -> tuple[User, bool]:
+        """The user of ``profile`` (found or created); ``linked`` gains the
+        provider of each identity this login linked to an existing user."""
         repo = self.user_repository
         raw = profile.identity
         if profile.identity_lookup_failed:
@@ -243,11 +258,14 @@ class ExchangeAuthCode:
                     # A link whose user update failed (a crash, a throttle) is
                     # finished by the next login; the call is idempotent.
                     found = repo.link_identity(found.user_id, raw)
-                return self._with_alias(found, profile), False
+                return self._with_alias(found, profile, linked), False
         by_alias = repo.find_by_identity(profile.alias)
         if by_alias is not None:
             if raw is not None and not by_alias.disabled:
-                return repo.link_identity(by_alias.user_id, raw), False
+                user = repo.link_identity(by_alias.user_id, raw)
+                if user.user_id == by_alias.user_id:
+                    _linked(user.user_id, raw, linked)
+                return user, False
             return by_alias, False
         now = math.floor(self.clock.now())
         identities: list[Identity] = (
@@ -255,7 +273,9 @@ class ExchangeAuthCode:
         )
         return repo.create(User.new(self.new_user_id(), profile, now), identities)
 
-    def _with_alias(self, user: User, profile: IdentityProfile) -> User:
+    def _with_alias(
+        self, user: User, profile: IdentityProfile, linked: list[str]
+    ) -> User:
         """A user found by its raw identity also holds the WorkOS alias, so that
         a later login whose identities lookup fails still finds it (users
         migrated with only a raw identity gain it here)."""
@@ -268,14 +288,16 @@ class ExchangeAuthCode:
             user.user_id, profile.alias, primary=False
         )
         if owner.user_id != user.user_id:
-            logger.error(
-                "identity conflict: the %s alias belongs to user_id=%s, the raw "
-                "identity to user_id=%s; resolving by the raw identity",
-                profile.alias.provider,
-                owner.user_id,
-                user.user_id,
+            # The alias belongs to another user: the raw identity wins.
+            audit(
+                "identity.conflict",
+                level=logging.ERROR,
+                user_id=user.user_id,
+                other_user_id=owner.user_id,
+                provider=profile.alias.provider,
             )
             return user
+        _linked(owner.user_id, profile.alias, linked)
         return owner
 
 
@@ -326,7 +348,9 @@ class SignOutEverywhere:
     def __call__(self, user_id: str) -> User:
         now = math.floor(self.clock.now())
         user = self.user_repository.revoke_tokens(user_id, now)
-        logger.info("signed out everywhere: user_id=%s", user_id)
+        audit(
+            "user.signed_out", user_id=user_id, token_generation=user.token_generation
+        )
         return user
 
 
@@ -346,7 +370,5 @@ class SetUserDisabled:
         if disabled:
             SignOutEverywhere(self.user_repository, self.clock)(user_id)
         user = self.user_repository.set_disabled(user_id, disabled)
-        logger.info(
-            "user %s: user_id=%s", "disabled" if disabled else "enabled", user_id
-        )
+        audit("user.disabled" if disabled else "user.enabled", user_id=user_id)
         return user

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from ..domain.audit import audit
 from ..domain.errors import (
     AuthError,
     InternalError,
@@ -203,7 +204,8 @@ class LoginRoutes:
         try:
             callback, return_to = self._check_callback(request)
         except AuthError as exc:
-            logger.info("login failed: code=%s", exc.code)
+            provider = request.path_params.get("provider")
+            audit("login.failed", code=exc.code, provider=provider)
             raise
         exchange = self.container.exchange_auth_code()
         result = await asyncio.to_thread(exchange.finish, callback)

@@ -437,7 +437,7 @@ async def test_no_secret_reaches_the_logs(client, caplog):
         login["verifier"],  # the raw PKCE verifier
     ):
         assert secret not in server_log
-    assert "login succeeded" in server_log
+    assert "login.succeeded" in server_log
 
 
 class SlowStore(InMemoryUserRepository):

@@ -70,7 +70,7 @@ def test_login_flow_over_a_real_socket(server):
     assert seen["logout"] == 204
     assert seen["after_everywhere"] == "token_revoked"
     log = output.read_text(errors="replace")
-    assert "login succeeded" in log
+    assert "login.succeeded" in log
     for secret in (seen["code"], seen["state"], seen["browser_code"], seen["token"]):
         assert secret not in log
     assert "/auth/callback?" not in log

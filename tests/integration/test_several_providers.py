@@ -362,7 +362,7 @@ async def test_the_login_logs_no_secret_of_any_provider(client, peers, caplog):
     text = "\n".join(
         r.getMessage() for r in caplog.records if r.name.startswith("wikibot_auth")
     )
-    assert "login succeeded" in text
+    assert "login.succeeded" in text
     secrets = [
         query["state"],
         query["nonce"],

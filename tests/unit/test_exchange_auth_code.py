@@ -185,7 +185,13 @@ def test_alias_held_by_another_user_is_logged_and_the_raw_identity_wins(
     with caplog.at_level(logging.ERROR, logger="wikibot_auth"):
         result = login(workos_profile())
     assert result.user.user_id == "usr_raw"
-    assert any("identity conflict" in r.getMessage() for r in caplog.records)
+    (conflict,) = [r for r in caplog.records if r.getMessage() == "identity.conflict"]
+    assert conflict.levelno == logging.ERROR
+    assert (conflict.user_id, conflict.other_user_id, conflict.provider) == (
+        "usr_raw",
+        "usr_alias",
+        "workos",
+    )
 
 
 def test_disabled_user_is_refused_before_any_write(login, repo):
@@ -237,8 +243,8 @@ def test_login_logs_no_secret(idp, exchange, caplog):
         with pytest.raises(LoginFailed):
             exchange("code-secret-1", verifier)
     text = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-    assert "login succeeded" in text
-    assert "login failed" in text
+    assert "login.succeeded" in text
+    assert "login.failed" in text
     for secret in (*result.token.split("."), "code-secret-1", verifier):
         assert secret not in text
 
@@ -318,6 +324,6 @@ def test_the_login_log_names_the_provider_it_went_to(repo, signer, clock, caplog
         exchange.finish(scripted_callback(google, direct, "google"))
         with pytest.raises(InvalidCallback):
             exchange.finish(scripted_callback(google, direct, "okta"))
-    assert "login succeeded" in caplog.text
-    assert "idp=google" in caplog.text
-    assert "login failed: code=invalid_callback idp=okta" in caplog.text
+    events = [(r.getMessage(), r.provider) for r in caplog.records]
+    assert events == [("login.succeeded", "google"), ("login.failed", "okta")]
+    assert caplog.records[1].code == "invalid_callback"
