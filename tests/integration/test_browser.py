@@ -104,4 +104,5 @@ def test_a_browser_picks_a_provider_and_logs_in_through_its_pages(
     assert (me["email"], me["display_name"]) == ("alice@example.com", "Alice Liddell")
     assert "wikibot_auth_login" not in cookies
     assert cookies["wikibot_auth_token"]["value"] not in log
-    assert "idp=google" in log
+    assert "INFO login.succeeded" in log
+    assert "provider='google'" in log
