@@ -39,6 +39,7 @@ REDIRECT = "https://wiki.example/auth/callback/peer"
 # A lone provider keeps the bare callback (the IdP contract uses it).
 BARE_REDIRECT = "https://wiki.example/auth/callback"
 ALICE = "108872335"  # her Google subject, as WorkOS recorded it
+BOB = "117301528846"  # his, as WorkOS names it (identities_google_other.json)
 UNVERIFIED = "248289761001"
 SECRETS = {
     "wikibot-basic": "basic-secret-3f9c1a7e5b2d4c6e8a0b1c2d",
@@ -58,6 +59,11 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
         "email": "alice@example.com",
         "email_verified": True,
         "name": "Alice Liddell",
+    },
+    BOB: {
+        "email": "bob@example.com",
+        "email_verified": True,
+        "name": "Bob Cratchit",
     },
     UNVERIFIED: {
         "email": "mallory@example.com",

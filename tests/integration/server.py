@@ -1,4 +1,5 @@
-"""``wikibot-auth serve`` as a real process on a free 127.0.0.1 port."""
+"""``wikibot-auth serve`` as a real process on a free 127.0.0.1 port, and the
+other commands of the CLI as real processes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 
 START_TIMEOUT = 30.0
+CLI = [sys.executable, "-m", "wikibot_auth.entrypoints.cli"]
 
 
 def free_port() -> int:
@@ -43,9 +45,7 @@ def running_server(
     with output.open("wb") as sink:
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "wikibot_auth.entrypoints.cli",
+                *CLI,
                 "serve",
                 "--host",
                 "127.0.0.1",
@@ -81,6 +81,22 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+
+
+def run_cli(
+    environ: Mapping[str, str], *argv: str, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """``wikibot-auth ARGV...`` as a process with ``environ`` (an operator's
+    shell beside a running ``serve``); its exit code, stdout and stderr."""
+    return subprocess.run(
+        [*CLI, *argv],
+        env=dict(environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @contextlib.contextmanager

@@ -1,10 +1,15 @@
 """``wikibot-auth serve`` as a real process against real peers: Alice, who
 signed up through WorkOS with Google, is the same platform user when the
 operator switches to Google directly (panva's oidc-provider playing Google);
-and several providers at once, whose mix-up defence is counted at the peer."""
+Bob, whose identities lookup failed at his first login, is found by the
+migration report, fixed by the backfill (the CLI as processes on the same
+store) and then found by Google too, while Carol, with no OAuth identity,
+stays stranded; and several providers at once, whose mix-up defence is
+counted at the peer."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +23,8 @@ from tests.integration.github_standin import CLIENT_ID as GITHUB_CLIENT
 from tests.integration.github_standin import CLIENT_SECRET as GITHUB_SECRET
 from tests.integration.github_standin import REDIRECTS as GITHUB_REDIRECTS
 from tests.integration.github_standin import GitHubStandIn
-from tests.integration.oidc_peer import ALICE, OIDCPeer
-from tests.integration.server import clean_environ, running_server
+from tests.integration.oidc_peer import ALICE, BOB, OIDCPeer
+from tests.integration.server import clean_environ, run_cli, running_server
 from tests.integration.web import query_of
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
 from wikibot_auth.entrypoints.cli import main
@@ -27,6 +32,8 @@ from wikibot_auth.entrypoints.cli import main
 JSON = {"accept": "application/json"}
 HTML = {"accept": "text/html"}
 WORKOS_USER = "user_01E4ZCR3C56J083X43JQXF3JK5"  # the stand-in's Google user
+BOB_WORKOS = "user_01J1BOBGOOGLE0000000000000"
+CAROL_WORKOS = "user_01J0PASSWORDONLYUSER00000"  # authenticate_password.json
 
 
 def data_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -47,12 +54,16 @@ def serve(tmp_path: Path) -> Callable[[dict[str, str]], Any]:
     return start
 
 
-def via_workos(base: str, standin: WorkOSStandIn, **user: str) -> httpx.Response:
+def via_workos(
+    base: str, standin: WorkOSStandIn, scenario: str = "google", **user: str
+) -> httpx.Response:
+    """A login at the WorkOS stand-in (``scenario`` names its fixtures, ``user``
+    overrides fields of its user) up to our callback; its answer (JSON)."""
     with httpx.Client(base_url=base, timeout=10) as client:
         started = client.get("/auth/login", headers=JSON)
         assert started.status_code == 302, started.text
         query = query_of(started.headers["location"])
-        code = standin.issue_code(query["code_challenge"], "google", **user)
+        code = standin.issue_code(query["code_challenge"], scenario, **user)
         answer = {"code": code, "state": query["state"]}
         return client.get(f"{query['redirect_uri']}?{urlencode(answer)}", headers=JSON)
 
@@ -158,6 +169,108 @@ def test_alice_leaves_workos_for_google_and_stays_the_same_user(
     for field in ("provider='google'", "user_created=False", f"user_id='{user_id}'"):
         assert field in succeeded
     assert body["token"] not in log
+
+
+def migration_report(environ: dict[str, str]) -> dict[str, Any]:
+    """``wikibot-auth users migration-report --json --list``, as a process."""
+    done = run_cli(environ, "users", "migration-report", "--json", "--list")
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def stranded(report: dict[str, Any]) -> dict[str, tuple[list[str], str | None]]:
+    """The stranded users listed: user_id -> (providers, WorkOS user id)."""
+    return {
+        u["user_id"]: (u["providers"], u["workos_user_id"])
+        for u in report["stranded_users"]
+    }
+
+
+def test_bob_is_backfilled_then_found_by_google_and_carol_stays_stranded(
+    tmp_path, serve, standin: WorkOSStandIn, oidc_peer: OIDCPeer
+):
+    workos = data_environ(
+        tmp_path,
+        WORKOS_API_KEY=API_KEY,
+        WORKOS_CLIENT_ID=CLIENT_ID,
+        WORKOS_BASE_URL=standin.url,
+    )
+    # What WorkOS knows of Bob: his Google account, another than Alice's.
+    standin.identities[BOB_WORKOS] = "identities_google_other"
+    with serve(workos) as (base, _):
+        # 1. Three people sign up through WorkOS: Alice with Google; Bob with
+        #    Google while WorkOS's identities API fails (the adapter's retry
+        #    too), so he is stored with the workos alias only; Carol with a
+        #    password, for which WorkOS lists no identity at all.
+        alice = via_workos(base, standin)
+        standin.fail("identities", "500", times=2)
+        bob = via_workos(
+            base,
+            standin,
+            id=BOB_WORKOS,
+            email="bob@old.example",
+            first_name="Robert",
+            last_name="Cratchit",
+        )
+        assert standin.failures["identities"] == []  # both were used
+        carol = via_workos(
+            base, standin, "password", email="carol@example.com", first_name="Carol"
+        )
+        assert alice.status_code == bob.status_code == carol.status_code == 200
+        alice_id, bob_id, carol_id = (
+            r.json()["user"]["user_id"] for r in (alice, bob, carol)
+        )
+        assert identities(tmp_path, bob_id) == {("workos", BOB_WORKOS)}
+        assert identities(tmp_path, carol_id) == {("workos", CAROL_WORKOS)}
+
+        # 2. The operator's report, from a shell beside the running server.
+        before = migration_report(workos)
+        # 3. The backfill asks WorkOS again: Bob's Google account is linked;
+        #    WorkOS still names none for Carol.
+        backfill = run_cli(workos, "workos", "backfill-identities")
+        after = migration_report(workos)
+
+    assert (before["users"], before["migrated"], before["stranded"]) == (3, 1, 2)
+    assert before["backfillable"] == 2
+    assert stranded(before) == {
+        bob_id: (["workos"], BOB_WORKOS),
+        carol_id: (["workos"], CAROL_WORKOS),
+    }
+    assert alice_id not in stranded(before)
+    assert backfill.returncode == 0, backfill.stderr
+    assert sorted(backfill.stderr.splitlines()) == sorted(
+        [f"{bob_id}: linked google", f"{carol_id}: no raw identity at WorkOS"]
+    )
+    assert backfill.stdout.splitlines()[:3] == [
+        "backfill-identities: 3 users scanned, 2 to backfill",
+        "  linked: 1",
+        "  no raw identity at WorkOS: 1",
+    ]
+    assert API_KEY not in backfill.stdout + backfill.stderr
+    assert identities(tmp_path, bob_id) == {("google", BOB), ("workos", BOB_WORKOS)}
+    assert (after["users"], after["migrated"], after["stranded"]) == (3, 2, 1)
+    assert after["providers"] == {"google": 2, "workos": 3}
+    assert stranded(after) == {carol_id: (["workos"], CAROL_WORKOS)}
+
+    # 4. The switch to Google directly: Bob signs in there and is himself.
+    google = data_environ(
+        tmp_path, WIKIBOT_AUTH_IDP="google", **oidc_peer.environ("google")
+    )
+    with serve(google) as (base, output):
+        again = via_peer(base, oidc_peer, account=BOB)
+        log = output.read_text(errors="replace")
+    assert again.status_code == 200, again.text
+    assert again.json()["user"] == {
+        "user_id": bob_id,  # the same platform user
+        "email": "bob@example.com",  # his profile synced from Google
+        "display_name": "Bob Cratchit",
+        "tier": "free",
+    }
+    assert f"login succeeded: user_id={bob_id} provider=google created=False" in log
+    last = migration_report(google)
+    assert (last["users"], last["migrated"]) == (3, 2)
+    assert stranded(last) == {carol_id: (["workos"], CAROL_WORKOS)}
 
 
 def test_alice_stays_herself_while_both_providers_are_offered(
