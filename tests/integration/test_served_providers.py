@@ -267,7 +267,10 @@ def test_bob_is_backfilled_then_found_by_google_and_carol_stays_stranded(
         "display_name": "Bob Cratchit",
         "tier": "free",
     }
-    assert f"login succeeded: user_id={bob_id} provider=google created=False" in log
+    assert (
+        f"INFO login.succeeded linked=[] provider='google' user_created=False "
+        f"user_id='{bob_id}'"
+    ) in log
     last = migration_report(google)
     assert (last["users"], last["migrated"]) == (3, 2)
     assert stranded(last) == {carol_id: (["workos"], CAROL_WORKOS)}
