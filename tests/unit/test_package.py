@@ -64,6 +64,7 @@ ADAPTER_HELPERS = {
     "oidc_config",
     "oidc_discovery",
     "oidc_id_token",
+    "registered_claims",
     "sqlite_connections",
 }
 
