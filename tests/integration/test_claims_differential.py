@@ -270,6 +270,9 @@ def test_ours_never_accepts_what_pyjwt_decode_refuses(case):
             math.floor(claims["iat"]),
         )
         assert accepted.gen == claims.get("gen")
+        nbf = claims.get("nbf")
+        assert accepted.nbf == (None if nbf is None else math.floor(nbf))
+        assert accepted.kid == KID
 
 
 @pytest.mark.parametrize("claims", BOUNDARIES, ids=range(len(BOUNDARIES)))
