@@ -65,6 +65,7 @@ ADAPTER_HELPERS = {
     "oidc_discovery",
     "oidc_id_token",
     "registered_claims",
+    "sqlite_rows",
     "sqlite_connections",
 }
 
