@@ -2,7 +2,7 @@
 each sending one GET after another, until ``requests`` are answered or
 ``seconds`` have passed. Prints one JSON line: count, errors, rps, p50/p99 ms.
 
-    python -m benchmarks.loadgen PORT PATH [--header 'Name: value'] ...
+    python -m benchmarks.loadgen PORT PATH [--header 'Name: value'] ... [--cpu N]
 
 Plain asyncio streams with a prebuilt request, so the client costs far less
 per request than the server it measures.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 
 
@@ -99,7 +100,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--cpu", type=int, default=None, help="run pinned to this CPU (Linux)"
+    )
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     result = asyncio.run(
         load(
             args.port,

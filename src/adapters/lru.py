@@ -15,7 +15,10 @@ V = TypeVar("V")
 
 class LRUCache(Generic[K, V]):
     """At most ``max_entries`` items; a ``put`` beyond that drops the least
-    recently used one. Every operation holds one lock."""
+    recently used one. Writes hold one lock; ``get`` (the hot path: a hit on
+    every warm request) takes none: ``OrderedDict.get`` and ``move_to_end``
+    are each one atomic step under CPython's GIL, and an entry dropped
+    between the two was still the answer when it was read."""
 
     def __init__(self, max_entries: int) -> None:
         if max_entries < 1:
@@ -25,11 +28,14 @@ class LRUCache(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
+        items = self._items
+        value = items.get(key)
+        if value is not None:
+            try:
+                items.move_to_end(key)
+            except KeyError:  # dropped or popped meanwhile by another thread
+                pass
+        return value
 
     def put(self, key: K, value: V) -> None:
         with self._lock:

@@ -3,8 +3,10 @@
 PyJWT builds and checks every JWS: signing goes through the key ring's
 ``SigningBackend`` (a file key or AWS KMS) registered as
 PyJWT's RS256 algorithm for encoding; verification picks the public key by
-``kid`` inside PyJWT's own single parse. Time claims are checked against the
-``Clock`` port, not PyJWT's wall clock.
+``kid`` inside PyJWS's own single parse. The registered claims are checked
+after that by ``ClaimRules`` (registered_claims.py), at least as strictly as
+PyJWT's ``decode`` would, against the ``Clock`` port rather than the wall
+clock.
 
 A token that verified once is recognised again by its exact string, without
 another RSA verify (``cache_size`` entries, least recently used dropped
@@ -17,30 +19,30 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-import attrs
 import jwt
 from jwt.algorithms import RSAAlgorithm
 from jwt.api_jws import PyJWS
 from jwt.exceptions import InvalidTokenError
 
-from ..domain.errors import AuthError, InvalidToken, NotConfigured, TokenExpired
+from ..domain.errors import AuthError, InvalidToken, NotConfigured
 from ..domain.model import MAX_GENERATION, TokenClaims
 from ..domain.ports import Clock
 from .jws_segments import FastSegmentJWS
 from .key_files import ALGORITHM
 from .key_ring import KeyRing, SigningBackend
 from .lru import LRUCache
+from .registered_claims import ClaimRules, TimeClaims
 
 MAX_TOKEN_BYTES = 8192
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti"]
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 DEFAULT_CACHE_SIZE = 10_000
 
-# (exp, iat, nbf) as the token states them, re-checked on every cache hit.
-TimeClaims = tuple[float, float, float | None]
+_ALGORITHMS = [ALGORITHM]
+
+# The verified claims and what a cache hit re-checks against the clock.
 _Entry = tuple[TokenClaims, TimeClaims]
 
 
@@ -100,54 +102,6 @@ def _random_jti() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _time_claim(payload: Mapping[str, Any], name: str) -> float | None:
-    value = payload.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidToken(f"claim {name} is not a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidToken(f"claim {name} is not finite")
-    return value
-
-
-def _required_time_claim(payload: Mapping[str, Any], name: str) -> float:
-    value = _time_claim(payload, name)
-    if value is None:
-        raise InvalidToken(f"claim {name} is missing")
-    return value
-
-
-def _generation_claim(payload: Mapping[str, Any]) -> int | None:
-    value = payload.get("gen")
-    if value is None and "gen" not in payload:
-        return None
-    if type(value) is not int or not 0 <= value < MAX_GENERATION:
-        raise InvalidToken("claim gen is not an integer in [0, 2**53)")
-    return value
-
-
-@attrs.frozen
-class TimeRules:
-    """When a token is acceptable: ``exp``, ``nbf``, ``iat`` and the maximum
-    lifetime, each with the leeway, against the time it is now."""
-
-    leeway: int
-    max_token_ttl: int
-
-    def check(self, now: float, exp: float, iat: float, nbf: float | None) -> None:
-        """Raises TokenExpired, or InvalidToken (not yet valid, issued in the
-        future, lived too long)."""
-        if exp <= now - self.leeway:
-            raise TokenExpired()
-        if nbf is not None and nbf > now + self.leeway:
-            raise InvalidToken("token not yet valid (nbf)")
-        if iat > now + self.leeway:
-            raise InvalidToken("token issued in the future (iat)")
-        if exp - iat > self.max_token_ttl + self.leeway:
-            raise InvalidToken("token lifetime above the maximum")
-
-
 class RS256TokenSigner:
     """``TokenSigner`` for RS256 JWTs (PyJWT), issuer and audience pinned, with
     a bounded, thread-safe cache of verified tokens (``cache_size=0``: none).
@@ -170,22 +124,18 @@ class RS256TokenSigner:
             raise NotConfigured(
                 "the token lifetime must be between 1 s and the maximum"
             )
+        if not issuer or not audience:
+            raise NotConfigured("the issuer and the audience must be non-empty")
         self._key_ring = key_ring
         self._clock = clock
         self._issuer, self._audience = issuer, audience  # pinned, both ways
         self._token_ttl = token_ttl
-        self._rules = TimeRules(leeway, max_token_ttl)
-        self._new_jti = new_jti
-        self._jwt = jwt.PyJWT(
-            options={
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-                "strict_aud": True,
-                "require": REQUIRED_CLAIMS,
-            }
+        self._rules = ClaimRules(
+            issuer, audience, leeway=leeway, max_token_ttl=max_token_ttl
         )
-        self._jwt._jws = _KeyRingJWS(algorithms=[ALGORITHM])
+        self._new_jti = new_jti
+        # PyJWT's JWS layer verifies; the claims are ClaimRules' (see above).
+        self._jws = _KeyRingJWS(algorithms=_ALGORITHMS)
         self._encoder = jwt.PyJWT()
         self._encoder._jws = PyJWS(algorithms=[])
         self._encoder._jws.register_algorithm(ALGORITHM, _BackendRS256())
@@ -236,16 +186,15 @@ class RS256TokenSigner:
 
     def validate_token(self, token: str) -> TokenClaims:
         entries = self._entries
-        if entries is None or not isinstance(cast(object, token), str):
+        if entries is None or type(token) is not str:
             return self._verify(token)[0]
         entry = entries.get(token)
         if entry is None:
             entry = self._verify(token)
             entries.put(token, entry)
             return entry[0]
-        claims, (exp, iat, nbf) = entry
-        self._check_time_rules(exp, iat, nbf)
-        return claims
+        self._rules.check_times(self._clock.now(), entry[1])
+        return entry[0]
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         return self._key_ring.jwks()
@@ -258,40 +207,13 @@ class RS256TokenSigner:
         if "=" in token:  # compact JWS is unpadded (RFC 7515 section 2)
             raise InvalidToken("padded token segment")
         try:
-            decoded = self._jwt.decode_complete(
-                token,
-                key=cast(Any, self._key_ring),
-                algorithms=[ALGORITHM],
-                issuer=self._issuer,
-                audience=self._audience,
+            decoded = self._jws.decode_complete(
+                token, key=cast(Any, self._key_ring), algorithms=_ALGORITHMS
             )
-            return self._claims(decoded["header"], decoded["payload"])
+            return self._rules.verified(
+                decoded["header"]["kid"], decoded["payload"], self._clock.now()
+            )
         except AuthError:
             raise
         except Exception as exc:  # any decoding failure is a bad token, never a crash
             raise InvalidToken(type(exc).__name__) from exc
-
-    def _claims(self, header: Mapping[str, Any], payload: Mapping[str, Any]) -> _Entry:
-        sub = payload["sub"]
-        if not isinstance(sub, str) or not sub:
-            raise InvalidToken("claim sub is empty")
-        exp = _required_time_claim(payload, "exp")
-        iat = _required_time_claim(payload, "iat")
-        nbf = _time_claim(payload, "nbf")
-        generation = _generation_claim(payload)
-        self._check_time_rules(exp, iat, nbf)
-        claims = TokenClaims(
-            sub=sub,
-            iss=payload["iss"],
-            aud=payload["aud"],
-            iat=math.floor(iat),
-            exp=math.floor(exp),
-            jti=payload["jti"],
-            kid=header["kid"],
-            nbf=None if nbf is None else math.floor(nbf),
-            gen=generation,
-        )
-        return claims, (exp, iat, nbf)
-
-    def _check_time_rules(self, exp: float, iat: float, nbf: float | None) -> None:
-        self._rules.check(self._clock.now(), exp, iat, nbf)

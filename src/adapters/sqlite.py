@@ -21,6 +21,7 @@ from ..domain.linking import recorded_after_unlink
 from ..domain.model import Identity, User, UserPage, UserWithIdentities, link_changes
 from ..domain.ports import Clock
 from .sqlite_connections import SQLiteConnections, retry_busy
+from .sqlite_rows import item_from_row, user_from_row
 from .sqlite_schema import COLUMNS, MIGRATIONS, SCHEMA_VERSION, migrate
 
 __all__ = ["COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteUserRepository"]
@@ -31,6 +32,8 @@ BUSY_TIMEOUT_S = 10.0
 _IN_CHUNK = 500
 
 _COLUMNS = COLUMNS[SCHEMA_VERSION]
+# Every request's read (user cache off): the columns in ``User``'s field order.
+_SELECT_USER = f"SELECT {', '.join(_COLUMNS)}, extra FROM users WHERE user_id = ?"  # noqa: S608
 
 
 class SQLiteUserRepository:
@@ -78,9 +81,19 @@ class SQLiteUserRepository:
     # -- the port
 
     def get(self, user_id: str) -> User | None:
-        with self._reading() as db:
-            row = _user_row(db, user_id)
-        return None if row is None else User.from_item(_item(row))
+        # ``_reading`` inline (a generator-based context manager costs a
+        # microsecond), and the row as a tuple: this read is on every request
+        # when the user cache is off.
+        db = self._open()
+        try:
+            cursor = db.cursor()
+            cursor.row_factory = None
+            row = cursor.execute(_SELECT_USER, (user_id,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        except UnicodeEncodeError as exc:
+            raise self._unstorable(exc) from exc
+        return None if row is None else user_from_row(row, _COLUMNS)
 
     def find_by_identity(self, identity: Identity) -> User | None:
         with self._reading() as db:
@@ -354,13 +367,7 @@ def _user_row(db: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:
 
 
 def _item(row: sqlite3.Row) -> dict[str, Any]:
-    item: dict[str, Any] = json.loads(row["extra"])
-    for column in _COLUMNS:
-        value = row[column]
-        if value is not None:
-            item[column] = value
-    item["disabled"] = bool(item.get("disabled", False))
-    return item
+    return item_from_row(row["extra"], ((c, row[c]) for c in _COLUMNS))
 
 
 def _insert_user(db: sqlite3.Connection, item: Mapping[str, Any]) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
+import string
 
 from .errors import InvalidRequest, MissingToken
 
 MAX_HEADER_BYTES = 8192
 
-_SPACE = re.compile(r"[ \t]")
-_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+# b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_TOKEN_CHARACTERS = (string.ascii_letters + string.digits + "-._~+/").encode("ascii")
+_SCHEME_ENDS = ("", " ", "\t")
 
 
 def parse_authorization_header(value: str | None) -> str:
@@ -31,10 +32,19 @@ def parse_authorization_header(value: str | None) -> str:
     stripped = value.strip(" ")
     if not stripped:
         raise MissingToken()
-    scheme = _SPACE.split(stripped, maxsplit=1)[0]
-    if scheme.lower() != "bearer":
+    # The scheme runs to the first space or tab; one or more spaces follow it.
+    if stripped.startswith("Bearer "):  # as nearly every client writes it
+        token = stripped[7:].lstrip(" ")
+    elif stripped[:6].lower() != "bearer" or stripped[6:7] not in _SCHEME_ENDS:
         raise MissingToken("the Authorization header uses another scheme")
-    match = _BEARER.fullmatch(stripped)
-    if match is None:
+    else:
+        after = stripped[6:]
+        token = after.lstrip(" ")
+        if len(token) == len(after):  # a tab, or nothing, after the scheme
+            raise InvalidRequest("malformed Bearer credentials")
+    # The b64token: every character up to its trailing "=" in the alphabet
+    # (translate deletes those; nothing may remain).
+    body = token.rstrip("=")
+    if not body or body.encode("ascii").translate(None, _TOKEN_CHARACTERS):
         raise InvalidRequest("malformed Bearer credentials")
-    return match.group(1)
+    return token

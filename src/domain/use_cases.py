@@ -110,7 +110,11 @@ class Authenticate:
         return self.token(parse_authorization_header(authorization_header))
 
     def token(self, token: str) -> AuthenticatedUser:
-        claims = self._verify(token)
+        try:  # self._verify, inline: this is the hot path
+            claims = self.token_signer.validate_token(token)
+        except AuthError as exc:
+            _log_rejection(token, exc)
+            raise
         try:
             return check_user(self.user_repository.get(claims.sub), claims)
         except AuthError as exc:  # not a context manager: this is the hot path

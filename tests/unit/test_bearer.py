@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from tests.strategies import header_values
 from wikibot_auth.domain.bearer import MAX_HEADER_BYTES, parse_authorization_header
@@ -66,3 +69,57 @@ def test_any_header_parses_or_raises_an_auth_error(header: str) -> None:
         return
     assert token
     assert token in header
+
+
+# The grammar as one regular expression: what the parser did before it was
+# made faster; it must answer exactly the same.
+_SPACE = re.compile(r"[ \t]")
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+
+
+def _by_regex(value: str | None) -> str:
+    if value is None:
+        raise MissingToken()
+    if len(value) > MAX_HEADER_BYTES or not value.isascii() or "," in value:
+        raise InvalidRequest()
+    stripped = value.strip(" ")
+    if not stripped:
+        raise MissingToken()
+    if _SPACE.split(stripped, maxsplit=1)[0].lower() != "bearer":
+        raise MissingToken()
+    match = _BEARER.fullmatch(stripped)
+    if match is None:
+        raise InvalidRequest()
+    return match.group(1)
+
+
+def _outcome(parse, value: str | None) -> str:
+    try:
+        return "token " + parse(value)
+    except AuthError as exc:
+        return exc.code
+
+
+near_bearer = st.builds(
+    "".join,
+    st.lists(
+        st.sampled_from(
+            [
+                *(" ", "\t", "=", ",", "bearer", "Bearer", "BEARER", "bearerx"),
+                *("a", "Z", "9", "-", ".", "_", "~", "+", "/", "!", "é", "\x00"),
+                "abc.def",
+            ]
+        ),
+        max_size=8,
+    ),
+)
+
+
+@given(st.one_of(header_values, near_bearer))
+@example("Bearer\t abc")
+@example("Bearer  =")
+@example("bearer")
+@example(" Bearer abc== ")
+@example("Bearer abc=\t")
+def test_the_parser_answers_as_the_rfc_grammar_does(header: str) -> None:
+    assert _outcome(parse_authorization_header, header) == _outcome(_by_regex, header)

@@ -67,6 +67,8 @@ ADAPTER_HELPERS = {
     "oidc_config",
     "oidc_discovery",
     "oidc_id_token",
+    "registered_claims",
+    "sqlite_rows",
     "sqlite_connections",
     "sqlite_schema",
 }
