@@ -68,7 +68,7 @@ docs-serve: venv
 serve: venv
 	$(BIN)/wikibot-auth serve $(SERVE_ARGS)
 
-# The two Lambda artifacts (README "Deployment"), for arm64 / Python 3.12
+# The two Lambda artifacts (docs/deploying-aws.md), for arm64 / Python 3.12
 # whatever machine builds them: pip takes only wheels made for that platform
 # (cryptography's and dependency-injector's .so files are aarch64 ones) and
 # compiles no .pyc (this machine's Python may not be 3.12).
