@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: venv test lint typecheck unit serve clean bench browser lambda
+.PHONY: venv test lint typecheck unit serve clean bench browser lambda docs docs-serve
 
 # A strict editable install links files one by one, so a module added or removed
 # under src/ needs a reinstall; an edit does not. The list of those files is
@@ -45,13 +45,30 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
 	  || echo "warning: could not install chromium; the browser test cannot run"
 
-test: lint typecheck browser
+test: lint typecheck browser docs
 	$(BIN)/pytest
+
+# The documentation site (mkdocs.yml, docs/) into build/site. --strict turns
+# every warning into a failure: a link to a missing page or anchor, a page left
+# out of the navigation, a snippet or a Python object that cannot be found.
+# Nothing is fetched from the network. Material prints a banner about MkDocs 2
+# at every build; staying on MkDocs 1.x is deliberate (pyproject's docs extra).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+docs: venv
+	$(MKDOCS) build --strict
+
+# For writing: rebuilds on every save (warnings are shown, not fatal), on port
+# 8001 beside `make serve` on 8000.
+DOCS_ADDR ?= 127.0.0.1:8001
+
+docs-serve: venv
+	$(MKDOCS) serve --dev-addr $(DOCS_ADDR)
 
 serve: venv
 	$(BIN)/wikibot-auth serve $(SERVE_ARGS)
 
-# The two Lambda artifacts (README "Deployment"), for arm64 / Python 3.12
+# The two Lambda artifacts (docs/deploying-aws.md), for arm64 / Python 3.12
 # whatever machine builds them: pip takes only wheels made for that platform
 # (cryptography's and dependency-injector's .so files are aarch64 ones) and
 # compiles no .pyc (this machine's Python may not be 3.12).

@@ -15,11 +15,11 @@ from ..domain.errors import NotConfigured
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
 MAX_ATTEMPTS = 3
-# The Lambda budget (README "Deployment"): a call that never gets an answer
-# gives up after 2 x (1 s connect + 1 s read) + botocore's standard-mode
-# backoff for a non-throttling error (25 ms for DynamoDB: 4.03 s; 50 ms for
-# KMS: 4.05 s), inside the authorizer's 5 s budget. A throttled first attempt
-# waits at most 1 s.
+# The Lambda budget (docs/deploying-aws.md, "Time budgets"): a call that never
+# gets an answer gives up after 2 x (1 s connect + 1 s read) + botocore's
+# standard-mode backoff for a non-throttling error (25 ms for DynamoDB: 4.03 s;
+# 50 ms for KMS: 4.05 s), inside the authorizer's 5 s budget. A throttled first
+# attempt waits at most 1 s.
 LAMBDA_CONNECT_TIMEOUT = 1.0
 LAMBDA_READ_TIMEOUT = 1.0
 LAMBDA_MAX_ATTEMPTS = 2

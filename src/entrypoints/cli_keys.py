@@ -3,7 +3,7 @@
 ``keys publish`` prints the JWK Set every verifier should accept: the current
 signer's public key (``--key PATH`` or ``--kms-key-id ID``) plus the keys kept
 from ``--keep FILE`` (PEM bundles or JWK Sets), deduplicated by ``kid``, less
-those named by ``--drop KID`` (README "Deployment", the rotation runbook).
+those named by ``--drop KID`` (docs/operations.md, the rotation runbook).
 """
 
 from __future__ import annotations

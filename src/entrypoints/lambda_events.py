@@ -5,7 +5,7 @@ malformed event (wrong types anywhere, missing keys, an ARN that is not an
 execute-api ARN, an event of the other function's kind) is ``InvalidRequest``,
 which the authorizer answers ``Unauthorized`` and the handler 400. The handler
 passes Mangum a canonical copy holding only checked values, never the event
-itself. Shapes: ``shared/reference/aws-lambda-events.md`` and the README.
+itself. Shapes: ``shared/reference/aws-lambda-events.md`` and docs/integrating.md.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ public keys that verify tokens</li>
 <li><a href="/healthz"><code>/healthz</code></a>: liveness</li>
 </ul>
 <p><code>POST /auth/logout</code> signs out (<code>?everywhere=true</code> revokes
-every token issued so far). The README lists every route and setting.</p>"""
+every token issued so far). The documentation (docs/ in the repository) lists
+every route and setting.</p>"""
 
 
 def _page(title: str, body: str) -> str:

@@ -1,7 +1,8 @@
 """The configuration contract: environment variables, their defaults and checks.
 
-Every variable is documented in the README. A bad value is a ``NotConfigured``
-error that names the variable (never its value: some are secrets).
+Every variable is in docs/configuration.md (a test holds the page to what this
+module reads). A bad value is a ``NotConfigured`` error that names the variable
+(never its value: some are secrets).
 """
 
 from __future__ import annotations

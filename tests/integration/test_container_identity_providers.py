@@ -149,7 +149,7 @@ def test_an_unknown_name_is_invalid_request(several):
 
 
 def test_overriding_identity_provider_replaces_the_default_everywhere(several):
-    """README's recipe (WorkOS with an SSO connection) overrides it."""
+    """The documented recipe (WorkOS with an SSO connection) overrides it."""
     scripted = ScriptedIdentityProvider()
     several.identity_provider.override(providers.Object(scripted))
     assert several.identity_providers()["workos"] is scripted

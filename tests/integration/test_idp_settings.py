@@ -320,12 +320,12 @@ def test_a_remote_provider_needs_a_configured_redirect_uri():
     assert not settings(WIKIBOT_AUTH_IDP="none").redirect_uri_required
 
 
-def test_the_readme_configuration_example_is_accepted():
+def test_the_documented_configuration_example_is_accepted():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    start = readme.index("```sh\nWIKIBOT_AUTH_IDP=workos,")
-    block = readme[start + len("```sh\n") : readme.index("```", start + 6)]
+    page = (Path(__file__).parents[2] / "docs/identity-providers.md").read_text()
+    start = page.index("```sh\nWIKIBOT_AUTH_IDP=workos,")
+    block = page[start + len("```sh\n") : page.index("```", start + 6)]
     environ = dict(
         line.split("=", 1)
         for line in block.splitlines()

@@ -1,4 +1,4 @@
-"""The README's rotation runbook, walked with real processes (file keys, and
+"""The rotation runbook (docs/operations.md), walked with real processes (file keys, and
 KMS keys behind an alias on moto's server): publish the new key to every
 verifier, switch the signer, retire the old key after the maximum token
 lifetime plus the leeway. At every step every running verifier accepts every

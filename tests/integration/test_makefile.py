@@ -125,3 +125,16 @@ def test_moto_server_gets_its_own_venv_once_and_make_test_needs_it(project):
         timeout=60,
     )
     assert again.returncode == 0
+
+
+def test_make_test_builds_the_documentation_strictly(project):
+    for name in ("package.json", "package-lock.json"):
+        (project / name).write_text("{}")
+    dry = subprocess.run(
+        ["make", "-C", str(project), "-n", "test"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    ).stdout
+    assert ".venv/bin/mkdocs build --strict" in dry

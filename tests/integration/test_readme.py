@@ -1,13 +1,16 @@
 """The README's recipes run as written (the curl login against a real
-``wikibot-auth serve``), and the files it names exist."""
+``wikibot-auth serve``, the Python example against a configured store), and
+the files it names exist."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +30,12 @@ def section(title: str) -> str:
     start = text.index(f"\n## {title}\n")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else None]
+
+
+def python_example() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", section("In Python"), re.S)
+    assert len(blocks) == 1, "one Python block in 'In Python'"
+    return blocks[0]
 
 
 def curl_recipe() -> str:
@@ -84,6 +93,33 @@ def test_the_curl_recipe_stops_at_a_refused_login_and_shows_why(tmp_path):
     assert "Traceback" not in proc.stderr
     assert json.loads(proc.stderr.splitlines()[-1])["error"] == "user_disabled"
     assert proc.stdout == ""  # no step ran after the refused login
+
+
+def test_the_python_example_names_the_user_of_a_token_and_refuses_others(
+    tmp_path, monkeypatch
+):
+    environ = serve_environ(tmp_path)
+    for name in set(os.environ) - set(environ):
+        monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)  # what create_container() reads
+    container = create_container()
+    profile = IdentityProfile(
+        alias=Identity.local("ada@example.com"),
+        email="ada@example.com",
+        first_name="Ada",
+        last_name="Lovelace",
+    )
+    container.user_repository().create(
+        User.new("usr_ada", profile, 1_700_000_000), [profile.alias]
+    )
+    token = container.token_signer().create_token("usr_ada")
+    namespace: dict[str, Any] = {}
+    exec(compile(python_example(), "README.md", "exec"), namespace)  # noqa: S102
+    who_is = namespace["who_is"]
+    assert who_is(f"Bearer {token}") == "Ada Lovelace <ada@example.com>, tier free"
+    assert who_is(None) == "refused: missing_token"
+    assert who_is(f"Bearer {token}x") == "refused: invalid_token"
 
 
 @pytest.mark.parametrize("name", ["README.md", "pyproject.toml", "Makefile"])
