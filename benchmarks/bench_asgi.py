@@ -35,7 +35,7 @@ from pathlib import Path
 
 from benchmarks.bench_tokens import profile
 from benchmarks.harness import Bench, record
-from tests.integration.dynalite import free_port, stop
+from tests.integration.peer_process import free_port, stop
 from wikibot_auth.adapters.key_files import generate_private_key, write_private_key
 from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.rs256 import RS256TokenSigner

@@ -42,6 +42,7 @@ from .bounded_http import (
 )
 from .oauth_client import (
     answer_error,
+    fetch_json,
     is_text,
     json_body,
     oauth_error,
@@ -165,7 +166,8 @@ class GitHubIdentityProvider:
         }
         if redirect:
             form["redirect_uri"] = redirect
-        answer = self._http.request(
+        data = fetch_json(
+            self._http,
             "POST",
             f"{self._base_url}/login/oauth/access_token",
             service=SERVICE,
@@ -174,9 +176,6 @@ class GitHubIdentityProvider:
             data=form,
             headers={"Accept": "application/json"},
         )
-        if answer.status != 200:
-            raise answer_error(SERVICE, "token", answer)
-        data = json_body(answer, SERVICE, "token")
         if not isinstance(data, dict):
             raise IdPError("GitHub answered the code exchange with a wrong shape")
         if "error" in data:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from ..domain.errors import AuthError, IdPError, IdPUnavailable, LoginFailed
-from .bounded_http import HttpAnswer, decode_json
+from .bounded_http import BoundedHttpClient, HttpAnswer, decode_json
 
 logger = logging.getLogger("wikibot_auth.oauth")
 
@@ -91,6 +91,24 @@ def json_body(answer: HttpAnswer, service: str, route: str) -> Any:
         )
         raise IdPError(f"{service} answered a body that is not JSON")
     return data
+
+
+def fetch_json(
+    http: BoundedHttpClient, method: str, url: str, service: str, **options: Any
+) -> Any:
+    """``http.request`` (``route``, ``deadline`` and the rest in ``options``)
+    and the JSON of its 200 answer.
+
+    Raises:
+        IdPUnavailable: the endpoint could not be reached in time, or 429.
+        IdPError: any other answer, or a body that is not JSON.
+        LoginFailed: the endpoint refused the code (``invalid_grant``).
+    """
+    route: str = options["route"]
+    answer = http.request(method, url, service=service, **options)
+    if answer.status != 200:
+        raise answer_error(service, route, answer)
+    return json_body(answer, service, route)
 
 
 def error_code(answer: HttpAnswer) -> str | None:

@@ -27,10 +27,9 @@ from ..domain.model import (
 )
 from .bounded_http import BoundedHttpClient
 from .oauth_client import (
-    answer_error,
     basic_credentials,
+    fetch_json,
     is_text,
-    json_body,
     oauth_error,
     optional_text,
     safe_code,
@@ -206,7 +205,8 @@ class OIDCIdentityProvider:
             form["client_id"] = config.client_id
             if method == "client_secret_post":
                 form["client_secret"] = str(config.client_secret)
-        answer = self._http.request(
+        data = fetch_json(
+            self._http,
             "POST",
             metadata.token_endpoint,
             service=self._service,
@@ -215,9 +215,6 @@ class OIDCIdentityProvider:
             data=form,
             headers=headers,
         )
-        if answer.status != 200:
-            raise answer_error(self._service, "token", answer)
-        data = json_body(answer, self._service, "token")
         if not isinstance(data, dict):
             raise IdPError(
                 f"{self._service} answered the token request with a wrong shape"
@@ -227,7 +224,8 @@ class OIDCIdentityProvider:
         return data
 
     def _fetch_jwks(self, deadline: float) -> Any:
-        answer = self._http.request(
+        return fetch_json(
+            self._http,
             "GET",
             self.metadata(deadline).jwks_uri,
             service=self._service,
@@ -236,9 +234,6 @@ class OIDCIdentityProvider:
             retry=True,
             headers={"Accept": "application/json"},
         )
-        if answer.status != 200:
-            raise answer_error(self._service, "jwks", answer)
-        return json_body(answer, self._service, "jwks")
 
     def _subject(self, claims: Mapping[str, Any]) -> str:
         value = claims.get(self._config.subject_claim)
@@ -263,7 +258,8 @@ class OIDCIdentityProvider:
         access_token = tokens.get("access_token")
         if not is_text(access_token, 8192):
             raise IdPError(f"{self._service} answered no usable access token")
-        answer = self._http.request(
+        data = fetch_json(
+            self._http,
             "GET",
             endpoint,
             service=self._service,
@@ -275,9 +271,6 @@ class OIDCIdentityProvider:
                 "Authorization": f"Bearer {access_token}",
             },
         )
-        if answer.status != 200:
-            raise answer_error(self._service, "userinfo", answer)
-        data = json_body(answer, self._service, "userinfo")
         if not isinstance(data, dict):
             raise IdPError(f"{self._service} answered UserInfo with a wrong shape")
         # Core §5.3.2: UserInfo about anyone else is not about this login.

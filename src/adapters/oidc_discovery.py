@@ -17,7 +17,7 @@ import attrs
 
 from ..domain.errors import IdPError
 from .bounded_http import BoundedHttpClient, is_safe_url
-from .oauth_client import answer_error, is_text, json_body
+from .oauth_client import fetch_json, is_text
 
 logger = logging.getLogger("wikibot_auth.oidc")
 
@@ -136,7 +136,8 @@ def fetch_metadata(
         IdPUnavailable: the provider could not be reached in time, or 429.
         IdPError: any other failure, or a document that does not check out.
     """
-    answer = http.request(
+    data = fetch_json(
+        http,
         "GET",
         discovery_url(issuer),
         service=service,
@@ -145,7 +146,4 @@ def fetch_metadata(
         retry=True,
         headers={"Accept": "application/json"},
     )
-    if answer.status != 200:
-        raise answer_error(service, "discovery", answer)
-    data = json_body(answer, service, "discovery")
     return ProviderMetadata.parse(data, expected_issuer or issuer)

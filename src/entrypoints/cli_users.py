@@ -157,22 +157,20 @@ def _report_text(summary: MigrationSummary) -> str:
     return "\n".join(lines)
 
 
-@explained
-def _link_identity(args: argparse.Namespace, out: TextIO) -> int:
-    container = _container(args)
-    identity = Identity(args.provider, args.subject)
-    return _print_user(
-        container, container.link_identity()(args.user_id, identity), out
-    )
+def _identity_change(
+    use_case: Callable[[Container], Callable[[str, Identity], User]],
+) -> Run:
+    @explained
+    def run(args: argparse.Namespace, out: TextIO) -> int:
+        container = _container(args)
+        identity = Identity(args.provider, args.subject)
+        return _print_user(container, use_case(container)(args.user_id, identity), out)
+
+    return run
 
 
-@explained
-def _unlink_identity(args: argparse.Namespace, out: TextIO) -> int:
-    container = _container(args)
-    identity = Identity(args.provider, args.subject)
-    return _print_user(
-        container, container.unlink_identity()(args.user_id, identity), out
-    )
+_link_identity = _identity_change(lambda container: container.link_identity())
+_unlink_identity = _identity_change(lambda container: container.unlink_identity())
 
 
 @explained

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.missing import required
+from tests.integration.peer_process import free_port, or_skip, running_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DYNALITE = ROOT / "node_modules" / ".bin" / "dynalite"
@@ -25,22 +22,6 @@ START_TIMEOUT_S = 20.0
 
 class DynaliteMissing(RuntimeError):
     pass
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a server process, and kill it if it lingers."""
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(endpoint: str) -> bool:
@@ -68,52 +49,16 @@ def run_dynalite(binary: Path = DYNALITE) -> Iterator[str]:
         raise DynaliteMissing(f"{binary} is missing: run `npm ci` at the repo root")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--createTableMs",
-            "0",
-            "--deleteTableMs",
-            "0",
-            "--updateTableMs",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(endpoint):
-            if process.poll() is not None:
-                stderr = process.stderr.read() if process.stderr else b""
-                raise RuntimeError(
-                    f"dynalite exited with {process.returncode}: "
-                    f"{stderr.decode(errors='replace')[-500:]}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dynalite did not answer within {START_TIMEOUT_S}s")
-            time.sleep(0.05)
+    argv = [str(binary), "--host", "127.0.0.1", "--port", str(port)]
+    for setting in ("--createTableMs", "--deleteTableMs", "--updateTableMs"):
+        argv += [setting, "0"]
+    with running_process("dynalite", argv, lambda: _answers(endpoint), START_TIMEOUT_S):
         yield endpoint
-    finally:
-        stop(process)
-        if process.stderr:
-            process.stderr.close()
 
 
 @contextlib.contextmanager
 def dynalite_or_skip(binary: Path = DYNALITE) -> Iterator[str]:
     """``run_dynalite`` for a fixture: skip when it is missing, except under
     ``CI=true`` where that fails the run."""
-    try:
-        server = run_dynalite(binary)
-        endpoint = server.__enter__()
-    except DynaliteMissing as exc:
-        required(f"dynalite: {exc}")
-    try:
+    with or_skip(run_dynalite(binary), DynaliteMissing, "dynalite") as endpoint:
         yield endpoint
-    finally:
-        server.__exit__(None, None, None)

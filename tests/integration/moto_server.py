@@ -10,15 +10,12 @@ missing server is a failure, never a skip.
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.integration.dynalite import free_port, stop
-from tests.missing import required
+from tests.integration.peer_process import free_port, or_skip, running_process
 
 ROOT = Path(__file__).resolve().parents[2]
 MOTO_SERVER = ROOT / ".moto-venv" / "bin" / "moto_server"
@@ -64,42 +61,16 @@ def run_moto_server(binary: Path = MOTO_SERVER) -> Iterator[str]:
         )
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(endpoint):
-            if process.poll() is not None:
-                stderr = process.stderr.read() if process.stderr else b""
-                raise RuntimeError(
-                    f"moto_server exited with {process.returncode}: "
-                    f"{stderr.decode(errors='replace')[-500:]}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"moto_server did not answer within {START_TIMEOUT_S}s"
-                )
-            time.sleep(0.05)
+    argv = [str(binary), "-H", "127.0.0.1", "-p", str(port)]
+    with running_process(
+        "moto_server", argv, lambda: _answers(endpoint), START_TIMEOUT_S
+    ):
         yield endpoint
-    finally:
-        stop(process)
-        if process.stderr:
-            process.stderr.close()
 
 
 @contextlib.contextmanager
 def moto_server_or_skip(binary: Path = MOTO_SERVER) -> Iterator[str]:
     """``run_moto_server`` for a fixture: skip when it is missing, except
     under ``CI=true`` where that fails the run."""
-    try:
-        server = run_moto_server(binary)
-        endpoint = server.__enter__()
-    except MotoServerMissing as exc:
-        required(f"moto's server: {exc}")
-    try:
-        yield endpoint
-    finally:
-        server.__exit__(None, None, None)
+    with or_skip(run_moto_server(binary), MotoServerMissing, "moto's server") as url:
+        yield url

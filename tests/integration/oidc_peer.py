@@ -15,8 +15,6 @@ import contextlib
 import json
 import re
 import shutil
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,8 +25,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import attrs
 import httpx
 
-from tests.integration.dynalite import free_port, stop
-from tests.missing import required
+from tests.integration.peer_process import free_port, or_skip, running_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
@@ -202,43 +199,21 @@ def run_oidc_provider(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
     setup.write_text(json.dumps({"clients": CLIENTS, "accounts": ACCOUNTS}))
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [node, str(SCRIPT), str(port), str(setup)],
+    argv = [node, str(SCRIPT), str(port), str(setup)]
+    with running_process(
+        "oidc-provider",
+        argv,
+        lambda: _answers(issuer),
+        START_TIMEOUT_S,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(issuer):
-            if process.poll() is not None:
-                stderr = process.stderr.read() if process.stderr else b""
-                raise RuntimeError(
-                    f"oidc-provider exited with {process.returncode}: "
-                    f"{stderr.decode(errors='replace')[-800:]}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"oidc-provider did not answer in {START_TIMEOUT_S}s"
-                )
-            time.sleep(0.05)
+        stderr_tail=800,
+    ):
         yield OIDCPeer(issuer)
-    finally:
-        stop(process)
-        if process.stderr:
-            process.stderr.close()
 
 
 @contextlib.contextmanager
 def oidc_provider_or_skip(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
     """``run_oidc_provider`` for a fixture: skip when it is missing, except
     under ``CI=true`` where that fails the run."""
-    try:
-        server = run_oidc_provider(tmp, package)
-        peer = server.__enter__()
-    except PeerMissing as exc:
-        required(f"oidc-provider: {exc}")
-    try:
+    with or_skip(run_oidc_provider(tmp, package), PeerMissing, "oidc-provider") as peer:
         yield peer
-    finally:
-        server.__exit__(None, None, None)

@@ -16,14 +16,8 @@ import base64
 import contextlib
 import copy
 import functools
-import json
 import secrets
-import socket
-import struct
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
@@ -32,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from tests.integration.standin_http import StandIn, StandInHandler
 from tests.integration.workos_standin import s256
 
 CLIENT_ID = "standin-client"
@@ -84,162 +79,10 @@ class Pending:
     userinfo: dict[str, Any] | None
 
 
-class OIDCStandIn:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.standin = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self.reset()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @classmethod
-    @contextlib.contextmanager
-    def running(cls) -> Iterator[OIDCStandIn]:
-        standin = cls()
-        standin._thread.start()
-        try:
-            yield standin
-        finally:
-            standin._server.shutdown()
-            standin._server.server_close()
-
-    def reset(self, issuer: str | None = None) -> None:
-        """Defaults: issuer = the server's URL, RS256 and friends, one RSA key,
-        ``client_secret_basic`` expected, no ``iss`` in callbacks."""
-        url = self.url
-        with self.lock:
-            self.issuer = issuer or url
-            self.discovery: dict[str, Any] = {
-                "issuer": self.issuer,
-                "authorization_endpoint": f"{url}/authorize",
-                "token_endpoint": f"{url}/token",
-                "jwks_uri": f"{url}/jwks",
-                "userinfo_endpoint": f"{url}/userinfo",
-                "response_types_supported": ["code"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": [
-                    "RS256",
-                    "PS256",
-                    "ES256",
-                    "EdDSA",
-                ],
-                "token_endpoint_auth_methods_supported": [
-                    "client_secret_basic",
-                    "client_secret_post",
-                    "none",
-                ],
-                "code_challenge_methods_supported": ["S256"],
-            }
-            self.jwks: list[dict[str, Any]] = [public_jwk("rsa-1")]
-            self.auth_method = "client_secret_basic"
-            self.redirect = REDIRECT  # the redirect URI the token endpoint expects
-            self.codes: dict[str, Pending] = {}
-            self.requests: list[tuple[str, str, dict[str, str], str]] = []
-            self.failures: dict[str, list[str]] = {}
-            self.slow_seconds = 2.0
-
-    def claims(self, nonce: str, /, **changes: Any) -> dict[str, Any]:
-        """Good ID-token claims for ``nonce``; a change to None removes one."""
-        now = int(time.time())
-        claims = {
-            "iss": self.issuer,
-            "sub": SUBJECT,
-            "aud": CLIENT_ID,
-            "exp": now + 600,
-            "iat": now,
-            "nonce": nonce,
-            "email": "ada@example.com",
-            "email_verified": True,
-            "name": "Ada Lovelace",
-            **changes,
-        }
-        return {k: v for k, v in claims.items() if v is not None}
-
-    def issue_code(
-        self,
-        challenge: str,
-        id_token: str,
-        *,
-        userinfo: dict[str, Any] | None = None,
-    ) -> str:
-        """A single-use code bound to ``challenge`` whose exchange answers
-        ``id_token``; UserInfo then answers ``userinfo`` (404 when None)."""
-        code = secrets.token_urlsafe(24)
-        with self.lock:
-            self.codes[code] = Pending(
-                challenge, id_token, secrets.token_urlsafe(24), copy.deepcopy(userinfo)
-            )
-        return code
-
-    def fail(self, route: str, mode: str, times: int = 1) -> None:
-        if mode not in FAILURE_MODES:
-            raise ValueError(mode)
-        with self.lock:
-            self.failures.setdefault(route, []).extend([mode] * times)
-
-    def calls(self, route: str) -> list[tuple[str, str, dict[str, str], str]]:
-        with self.lock:
-            return [r for r in self.requests if _route(r[1]) == route]
-
-    def take_failure(self, route: str) -> str | None:
-        with self.lock:
-            queue = self.failures.get(route)
-            return queue.pop(0) if queue else None
-
-
-def _route(path: str) -> str:
-    path = path.split("?", 1)[0]
-    if path.endswith(WELL_KNOWN):
-        return "discovery"
-    return path.rsplit("/", 1)[-1]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a reset or a client that gave up: expected here
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    @property
-    def standin(self) -> OIDCStandIn:
-        return self.server.standin  # type: ignore[attr-defined,no-any-return]
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def _handle(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("latin-1") if length else ""
+class _Handler(StandInHandler):
+    def _answer(self, method: str, route: str, body: str) -> None:
         standin = self.standin
-        with standin.lock:
-            standin.requests.append(
-                (method, self.path, dict(self.headers.items()), body)
-            )
-        route = _route(self.path)
-        mode = standin.take_failure(route)
-        if mode is not None:
-            self._fail(mode)
-        elif route == "discovery" and method == "GET":
+        if route == "discovery" and method == "GET":
             with standin.lock:
                 self._json(200, standin.discovery)
         elif route == "jwks" and method == "GET":
@@ -325,28 +168,83 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(500, {"error": "too_late"})
         elif mode == "reset":
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
-            self.connection.close()
-            self.close_connection = True
+            self._reset_connection()
 
-    def _json(
-        self, status: int, body: Any, headers: dict[str, str] | None = None
-    ) -> None:
-        self._send(status, json.dumps(body).encode(), "application/json", headers)
 
-    def _send(
+class OIDCStandIn(StandIn):
+    handler = _Handler
+    failure_modes = FAILURE_MODES
+
+    @staticmethod
+    def route(method: str, raw_path: str) -> str:
+        path = raw_path.split("?", 1)[0]
+        if path.endswith(WELL_KNOWN):
+            return "discovery"
+        return path.rsplit("/", 1)[-1]
+
+    def reset(self, issuer: str | None = None) -> None:
+        """Defaults: issuer = the server's URL, RS256 and friends, one RSA key,
+        ``client_secret_basic`` expected, no ``iss`` in callbacks."""
+        url = self.url
+        super().reset()
+        with self.lock:
+            self.issuer = issuer or url
+            self.discovery: dict[str, Any] = {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{url}/authorize",
+                "token_endpoint": f"{url}/token",
+                "jwks_uri": f"{url}/jwks",
+                "userinfo_endpoint": f"{url}/userinfo",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": [
+                    "RS256",
+                    "PS256",
+                    "ES256",
+                    "EdDSA",
+                ],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "code_challenge_methods_supported": ["S256"],
+            }
+            self.jwks: list[dict[str, Any]] = [public_jwk("rsa-1")]
+            self.auth_method = "client_secret_basic"
+            self.redirect = REDIRECT  # the redirect URI the token endpoint expects
+            self.codes: dict[str, Pending] = {}
+            self.slow_seconds = 2.0
+
+    def claims(self, nonce: str, /, **changes: Any) -> dict[str, Any]:
+        """Good ID-token claims for ``nonce``; a change to None removes one."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": SUBJECT,
+            "aud": CLIENT_ID,
+            "exp": now + 600,
+            "iat": now,
+            "nonce": nonce,
+            "email": "ada@example.com",
+            "email_verified": True,
+            "name": "Ada Lovelace",
+            **changes,
+        }
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def issue_code(
         self,
-        status: int,
-        payload: bytes,
-        content_type: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        challenge: str,
+        id_token: str,
+        *,
+        userinfo: dict[str, Any] | None = None,
+    ) -> str:
+        """A single-use code bound to ``challenge`` whose exchange answers
+        ``id_token``; UserInfo then answers ``userinfo`` (404 when None)."""
+        code = secrets.token_urlsafe(24)
+        with self.lock:
+            self.codes[code] = Pending(
+                challenge, id_token, secrets.token_urlsafe(24), copy.deepcopy(userinfo)
+            )
+        return code

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.peer_process import free_port
+
 START_TIMEOUT = 30.0
 CLI = [sys.executable, "-m", "wikibot_auth.entrypoints.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_environ(**extra: str) -> dict[str, str]:

@@ -17,7 +17,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.conftest import workos_profile
-from tests.integration.dynalite import dynalite_or_skip, free_port
+from tests.integration.dynalite import dynalite_or_skip
+from tests.integration.peer_process import free_port
 from tests.integration.store_helpers import login
 from wikibot_auth.adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
 from wikibot_auth.domain.errors import InternalError, NotConfigured, StoreUnavailable

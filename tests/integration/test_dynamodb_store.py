@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 
 from tests.conftest import workos_profile
 from tests.factories import make_user
-from tests.integration.dynalite import free_port
+from tests.integration.peer_process import free_port
 from tests.integration.store_helpers import STORE_NOW, Backend, login, new_table
 from wikibot_auth.adapters.dynamodb import (
     DynamoDBUserRepository,

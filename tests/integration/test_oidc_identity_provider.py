@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 import pytest
 
-from tests.integration.dynalite import free_port
 from tests.integration.oidc_helpers import Mint, acme, exchange, start
 from tests.integration.oidc_standin import (
     CLIENT_ID,
@@ -24,6 +23,7 @@ from tests.integration.oidc_standin import (
     OIDCStandIn,
     sign,
 )
+from tests.integration.peer_process import free_port
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.oauth_client import basic_credentials
 from wikibot_auth.adapters.oidc import PRESETS, OIDCProviderConfig

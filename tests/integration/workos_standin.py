@@ -16,18 +16,14 @@ import copy
 import hashlib
 import json
 import secrets
-import socket
-import struct
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import attrs
 
+from tests.integration.standin_http import StandIn, StandInHandler
 from wikibot_auth.domain.pkce import new_code_verifier
 
 FIXTURES = Path(__file__).parent / "workos_fixtures"
@@ -68,14 +64,6 @@ def s256(verifier: str) -> str:
 
 
 @attrs.define
-class Recorded:
-    method: str
-    raw_path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@attrs.define
 class Pending:
     challenge: str
     scenario: str
@@ -88,127 +76,14 @@ def start(standin: WorkOSStandIn, scenario: str = "google") -> tuple[str, str]:
     return standin.issue_code(s256(verifier), scenario), verifier
 
 
-class WorkOSStandIn:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.standin = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @classmethod
-    @contextlib.contextmanager
-    def running(cls) -> Iterator[WorkOSStandIn]:
-        standin = cls()
-        standin._thread.start()
+class _Handler(StandInHandler):
+    def parse_body(self, raw: bytes) -> Any:
         try:
-            yield standin
-        finally:
-            standin._server.shutdown()
-            standin._server.server_close()
-
-    def reset(self) -> None:
-        with self.lock:
-            self.slow_seconds = 2.0
-            self.codes: dict[str, Pending] = {}
-            self.failures: dict[str, list[str]] = {}
-            self.requests: list[Recorded] = []
-            self.identities: dict[str, str] = {}
-            self.users: dict[str, dict[str, Any]] = {}
-
-    def issue_code(
-        self, code_challenge: str, scenario: str = "google", **user: Any
-    ) -> str:
-        """A single-use code, as WorkOS's callback would carry, bound to the
-        challenge; ``user`` overrides fields of the fixture's user."""
-        if scenario not in SCENARIOS:
-            raise ValueError(scenario)
-        code = "01" + secrets.token_hex(12).upper()
-        with self.lock:
-            self.codes[code] = Pending(code_challenge, scenario, user)
-        return code
-
-    def fail(self, route: str, mode: str, times: int = 1) -> None:
-        if mode not in FAILURE_MODES:
-            raise ValueError(mode)
-        with self.lock:
-            self.failures.setdefault(route, []).extend([mode] * times)
-
-    def calls(self, route: str) -> list[Recorded]:
-        with self.lock:
-            return [r for r in self.requests if _route(r.method, r.raw_path) == route]
-
-    def take_failure(self, route: str) -> str | None:
-        with self.lock:
-            queue = self.failures.get(route)
-            return queue.pop(0) if queue else None
-
-
-def _route(method: str, raw_path: str) -> str:
-    path = raw_path.split("?", 1)[0]
-    if method == "POST" and path == "/user_management/authenticate":
-        return "authenticate"
-    if method == "GET" and path.startswith("/user_management/users/"):
-        rest = path[len("/user_management/users/") :]
-        if rest.endswith("/identities") and "/" not in rest[: -len("/identities")]:
-            return "identities"
-        if "/" not in rest:
-            return "user"
-    return "unknown"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a reset or a client that gave up: expected here
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes: without this, Nagle and
-        # delayed ACKs add 40 ms to every answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    @property
-    def standin(self) -> WorkOSStandIn:
-        return self.server.standin  # type: ignore[attr-defined,no-any-return]
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def _handle(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
+            return json.loads(raw) if raw else None
         except ValueError:
-            body = raw.decode("latin-1")
-        standin = self.standin
-        with standin.lock:
-            standin.requests.append(
-                Recorded(method, self.path, dict(self.headers.items()), body)
-            )
-        route = _route(method, self.path)
-        mode = standin.take_failure(route)
-        if mode is not None:
-            self._fail(mode)
-            return
+            return raw.decode("latin-1")
+
+    def _answer(self, method: str, route: str, body: Any) -> None:
         if route == "authenticate":
             self._authenticate(body)
         elif route in ("identities", "user"):
@@ -297,12 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(500, {"code": "too_late"})
         elif mode == "reset":
-            # SO_LINGER 0: close() sends RST instead of FIN.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
-            self.connection.close()
-            self.close_connection = True
+            self._reset_connection()
 
     def _drip(self, *, headers: bool) -> None:
         body = json.dumps(fixture("authenticate_google")["body"]).encode()
@@ -319,25 +189,40 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(DRIP_SECONDS)
         self.close_connection = True
 
-    def _serve(self, answer: dict[str, Any]) -> None:
-        self._json(answer["status"], answer["body"], answer.get("headers", {}))
 
-    def _json(
-        self, status: int, body: Any, headers: dict[str, str] | None = None
-    ) -> None:
-        self._send(status, json.dumps(body).encode(), "application/json", headers)
+class WorkOSStandIn(StandIn):
+    handler = _Handler
+    failure_modes = FAILURE_MODES
 
-    def _send(
-        self,
-        status: int,
-        payload: bytes,
-        content_type: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
+    @staticmethod
+    def route(method: str, raw_path: str) -> str:
+        path = raw_path.split("?", 1)[0]
+        if method == "POST" and path == "/user_management/authenticate":
+            return "authenticate"
+        if method == "GET" and path.startswith("/user_management/users/"):
+            rest = path[len("/user_management/users/") :]
+            if rest.endswith("/identities") and "/" not in rest[: -len("/identities")]:
+                return "identities"
+            if "/" not in rest:
+                return "user"
+        return "unknown"
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.slow_seconds = 2.0
+            self.codes: dict[str, Pending] = {}
+            self.identities: dict[str, str] = {}
+            self.users: dict[str, dict[str, Any]] = {}
+
+    def issue_code(
+        self, code_challenge: str, scenario: str = "google", **user: Any
+    ) -> str:
+        """A single-use code, as WorkOS's callback would carry, bound to the
+        challenge; ``user`` overrides fields of the fixture's user."""
+        if scenario not in SCENARIOS:
+            raise ValueError(scenario)
+        code = "01" + secrets.token_hex(12).upper()
+        with self.lock:
+            self.codes[code] = Pending(code_challenge, scenario, user)
+        return code

@@ -1,0 +1,90 @@
+"""What the real peers (dynalite, moto's server, oidc-provider) share: a free
+loopback port, a server process started and waited for until it answers,
+stopped by its own pid, and a fixture form that skips when the peer is missing
+(a failure under ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TypeVar
+
+from tests.missing import required
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, and kill it if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def running_process(
+    name: str,
+    argv: Sequence[str],
+    answers: Callable[[], bool],
+    timeout: float,
+    *,
+    cwd: Path | None = None,
+    stderr_tail: int = 500,
+) -> Iterator[None]:
+    """Start ``argv``; return once ``answers()``; stop it by its pid on exit.
+
+    Raises:
+        RuntimeError: it exited first (with the tail of its stderr), or did
+            not answer within ``timeout`` seconds.
+    """
+    process = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not answers():
+            if process.poll() is not None:
+                stderr = process.stderr.read() if process.stderr else b""
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}: "
+                    f"{stderr.decode(errors='replace')[-stderr_tail:]}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer within {timeout}s")
+            time.sleep(0.05)
+        yield
+    finally:
+        stop(process)
+        if process.stderr:
+            process.stderr.close()
+
+
+@contextlib.contextmanager
+def or_skip(
+    server: AbstractContextManager[T], missing: type[Exception], what: str
+) -> Iterator[T]:
+    """``server`` for a fixture: skip when it raises ``missing`` on entry,
+    except under ``CI=true`` where that fails the run."""
+    try:
+        value = server.__enter__()
+    except missing as exc:
+        required(f"{what}: {exc}")
+    try:
+        yield value
+    finally:
+        server.__exit__(None, None, None)
