@@ -15,6 +15,7 @@ from tests.integration.github_standin import GitHubStandIn
 from tests.integration.kms_helpers import KMS, kms_of_kind
 from tests.integration.oidc_peer import OIDCPeer, oidc_provider_or_skip
 from tests.integration.oidc_standin import OIDCStandIn
+from tests.integration.web import SERVER_KINDS, base_for
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
@@ -25,6 +26,17 @@ MockProvider = Callable[..., WorkOSIdentityProvider]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """The ASGI tests run in-process and over a real uvicorn socket."""
+    return str(request.param)
+
+
+@pytest.fixture
+def base(server_kind: str) -> str:
+    return base_for(server_kind)
 
 
 @pytest.fixture(scope="session")

@@ -21,13 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.integration.server import free_port, serving_in_thread
 from tests.integration.web import (
-    BASE,
     client_for,
     log_in,
     query_of,
     scripted_container,
+    serving,
     sign_in,
     start_login,
     web_container,
@@ -41,19 +40,6 @@ from wikibot_auth.entrypoints.containers import Container
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["asgi-transport", "uvicorn"])
-def server_kind(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def base(server_kind) -> str:
-    """The app's origin: a real 127.0.0.1 port when served by uvicorn."""
-    return (
-        BASE if server_kind == "asgi-transport" else f"http://127.0.0.1:{free_port()}"
-    )
-
-
 @pytest.fixture
 def container(tmp_path, private_key, base) -> Container:
     return web_container(tmp_path, private_key, base)
@@ -62,14 +48,8 @@ def container(tmp_path, private_key, base) -> Container:
 @pytest.fixture
 async def client(container, base, server_kind) -> AsyncIterator[httpx.AsyncClient]:
     """The same tests through httpx.ASGITransport and through a real uvicorn socket."""
-    app = create_app(container)
-    if server_kind == "asgi-transport":
-        async with client_for(app, base) as client:
-            yield client
-        return
-    with serving_in_thread(app, int(base.rsplit(":", 1)[1])):
-        async with httpx.AsyncClient(base_url=base) as client:
-            yield client
+    async with serving(create_app(container), base, server_kind) as client:
+        yield client
 
 
 def set_cookies(response: httpx.Response) -> dict[str, str]:

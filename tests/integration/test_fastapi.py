@@ -17,8 +17,13 @@ import pytest
 from dependency_injector import providers
 from fastapi import Depends, FastAPI, WebSocket
 
-from tests.integration.server import free_port, serving_in_thread
-from tests.integration.web import BASE, client_for, log_in, sign_in, web_container
+from tests.integration.web import (
+    BASE,
+    log_in,
+    serving,
+    sign_in,
+    web_container,
+)
 from wikibot_auth import AuthenticatedUser
 from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
 from wikibot_auth.domain.errors import StoreUnavailable
@@ -76,23 +81,6 @@ class CountingSigner:
     def validate_token(self, token: str) -> Any:
         self.validated += 1
         return self.signer.validate_token(token)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=["asgi-transport", "uvicorn"])
-def server_kind(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def base(server_kind) -> str:
-    return (
-        BASE if server_kind == "asgi-transport" else f"http://127.0.0.1:{free_port()}"
-    )
 
 
 @pytest.fixture
@@ -161,13 +149,8 @@ def serve(base, server_kind) -> Callable[[Any], Any]:
 
     @contextlib.asynccontextmanager
     async def run(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-        if server_kind == "asgi-transport":
-            async with client_for(app, base) as client:
-                yield client
-            return
-        with serving_in_thread(app, int(base.rsplit(":", 1)[1])):
-            async with httpx.AsyncClient(base_url=base) as client:
-                yield client
+        async with serving(app, base, server_kind) as client:
+            yield client
 
     return run
 

@@ -14,8 +14,13 @@ from types import ModuleType
 import httpx
 import pytest
 
-from tests.integration.server import clean_environ, free_port, serving_in_thread
-from tests.integration.web import BASE, client_for, log_in, sign_in, web_container
+from tests.integration.server import clean_environ, free_port
+from tests.integration.web import (
+    log_in,
+    serving,
+    sign_in,
+    web_container,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -32,22 +37,12 @@ def load_example() -> ModuleType:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=["asgi-transport", "uvicorn"])
-async def client(request, tmp_path, private_key) -> AsyncIterator[httpx.AsyncClient]:
-    in_process = request.param == "asgi-transport"
-    base = BASE if in_process else f"http://127.0.0.1:{free_port()}"
+async def client(
+    tmp_path, private_key, base, server_kind
+) -> AsyncIterator[httpx.AsyncClient]:
     app = load_example().build(web_container(tmp_path, private_key, base))
-    if in_process:
-        async with client_for(app, base) as client:
-            yield client
-        return
-    with serving_in_thread(app, int(base.rsplit(":", 1)[1])):
-        async with httpx.AsyncClient(base_url=base) as client:
-            yield client
+    async with serving(app, base, server_kind) as client:
+        yield client
 
 
 async def test_a_token_from_the_login_opens_the_protected_route(client):

@@ -3,8 +3,10 @@ container and the login flow driven by HTTP requests only."""
 
 from __future__ import annotations
 
+import contextlib
 import html.parser
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -13,6 +15,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dependency_injector import providers
 
+from tests.integration.server import free_port, serving_in_thread
 from wikibot_auth.adapters.key_files import private_key_pem
 from wikibot_auth.adapters.memory import ScriptedIdentityProvider
 from wikibot_auth.domain.model import Identity, IdentityProfile
@@ -125,6 +128,31 @@ def get_scope(
 def client_for(app: Any, base: str = BASE) -> httpx.AsyncClient:
     """An httpx client that sends its requests to ``app`` in-process."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+
+
+SERVER_KINDS = ["asgi-transport", "uvicorn"]
+
+
+def base_for(server_kind: str) -> str:
+    """The app's origin: a real 127.0.0.1 port when served by uvicorn."""
+    return (
+        BASE if server_kind == "asgi-transport" else f"http://127.0.0.1:{free_port()}"
+    )
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: Any, base: str, server_kind: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` at ``base``: through httpx.ASGITransport, or through
+    a real uvicorn socket on the port of ``base``."""
+    if server_kind == "asgi-transport":
+        async with client_for(app, base) as client:
+            yield client
+        return
+    with serving_in_thread(app, int(base.rsplit(":", 1)[1])):
+        async with httpx.AsyncClient(base_url=base) as client:
+            yield client
 
 
 def scripted_container(
