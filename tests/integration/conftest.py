@@ -6,6 +6,8 @@ in-process and as its standalone server."""
 
 from __future__ import annotations
 
+import os
+import pathlib
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -26,6 +28,15 @@ MockProvider = Callable[..., WorkOSIdentityProvider]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def clean_cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    """No WIKIBOT_AUTH_* or WORKOS_* setting from outside; the data dir in tmp."""
+    for name in list(os.environ):
+        if name.startswith("WIKIBOT_AUTH_") or name.startswith("WORKOS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path / "data"))
 
 
 @pytest.fixture(params=SERVER_KINDS)

@@ -12,13 +12,7 @@ import pytest
 
 from wikibot_auth.entrypoints.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("WIKIBOT_AUTH_") or name.startswith("WORKOS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("clean_cli_env")
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

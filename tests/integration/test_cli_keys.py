@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,7 @@ from wikibot_auth.adapters.key_files import (
 )
 from wikibot_auth.entrypoints.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("WIKIBOT_AUTH_") or name.startswith("WORKOS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("WIKIBOT_AUTH_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("clean_cli_env")
 
 
 def publish(capsys, *argv: str) -> tuple[int, list[str], str]:
