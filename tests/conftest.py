@@ -58,6 +58,18 @@ def clock() -> FixedClock:
     return FixedClock(NOW)
 
 
+class Sleeps(list[float]):
+    """A ``sleep`` that records the seconds it was asked to wait."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
 @pytest.fixture
 def signer(private_key: rsa.RSAPrivateKey, clock: FixedClock) -> RS256TokenSigner:
     return RS256TokenSigner(KeyRing.of_private_key(private_key), clock)

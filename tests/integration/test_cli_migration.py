@@ -27,16 +27,6 @@ BOB_GITHUB = Identity("github", "583231")  # identities_github.json
 CAROL = Identity.local("carol@example.com")
 
 
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
 @pytest.fixture
 def container(
     tmp_path, key_file, standin: WorkOSStandIn, sleeps

@@ -45,16 +45,6 @@ def directory() -> ScriptedIdentityDirectory:
     return ScriptedIdentityDirectory({"user_b": BOB, "user_p": None})
 
 
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
 @pytest.fixture
 def backfill(users, directory, sleeps) -> BackfillIdentities:
     return BackfillIdentities(users, directory, sleep=sleeps, page_size=2)
