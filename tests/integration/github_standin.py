@@ -135,6 +135,16 @@ class GitHubStandIn(StandIn):
             self.tokens: dict[str, Pending] = {}
             self.redirects = REDIRECTS  # the OAuth app's registered callbacks
 
+    def environ(self) -> dict[str, str]:
+        """The settings of a GitHub provider whose OAuth app and API are this
+        stand-in."""
+        return {
+            "WIKIBOT_AUTH_GITHUB_CLIENT_ID": CLIENT_ID,
+            "WIKIBOT_AUTH_GITHUB_CLIENT_SECRET": CLIENT_SECRET,
+            "WIKIBOT_AUTH_GITHUB_URL": self.url,
+            "WIKIBOT_AUTH_GITHUB_API_URL": self.url,
+        }
+
     def issue_code(
         self,
         code_challenge: str,

@@ -19,14 +19,12 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.integration.github_standin import CLIENT_ID as GITHUB_CLIENT
-from tests.integration.github_standin import CLIENT_SECRET as GITHUB_SECRET
 from tests.integration.github_standin import REDIRECTS as GITHUB_REDIRECTS
 from tests.integration.github_standin import GitHubStandIn
 from tests.integration.oidc_peer import ALICE, BOB, OIDCPeer
 from tests.integration.server import clean_environ, run_cli, running_server
 from tests.integration.web import query_of
-from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
+from tests.integration.workos_standin import API_KEY, WorkOSStandIn
 from wikibot_auth.entrypoints.cli import main
 
 JSON = {"accept": "application/json"}
@@ -104,9 +102,7 @@ def test_alice_leaves_workos_for_google_and_stays_the_same_user(
     #    108872335, the stand-in's fixture).
     workos = data_environ(
         tmp_path,
-        WORKOS_API_KEY=API_KEY,
-        WORKOS_CLIENT_ID=CLIENT_ID,
-        WORKOS_BASE_URL=standin.url,
+        **standin.environ(),
     )
     with serve(workos) as (base, _):
         first = via_workos(
@@ -192,9 +188,7 @@ def test_bob_is_backfilled_then_found_by_google_and_carol_stays_stranded(
 ):
     workos = data_environ(
         tmp_path,
-        WORKOS_API_KEY=API_KEY,
-        WORKOS_CLIENT_ID=CLIENT_ID,
-        WORKOS_BASE_URL=standin.url,
+        **standin.environ(),
     )
     # What WorkOS knows of Bob: his Google account, another than Alice's.
     standin.identities[BOB_WORKOS] = "identities_google_other"
@@ -283,9 +277,7 @@ def test_alice_stays_herself_while_both_providers_are_offered(
     both = data_environ(
         tmp_path,
         WIKIBOT_AUTH_IDP="workos,google",
-        WORKOS_API_KEY=API_KEY,
-        WORKOS_CLIENT_ID=CLIENT_ID,
-        WORKOS_BASE_URL=standin.url,
+        **standin.environ(),
         **oidc_peer.environ("google"),
     )
     with serve(both) as (base, _):
@@ -304,10 +296,7 @@ def test_several_providers_served_and_a_mixed_up_code_never_reaches_the_peer(
     environ = data_environ(
         tmp_path,
         WIKIBOT_AUTH_IDP="google,github",
-        WIKIBOT_AUTH_GITHUB_CLIENT_ID=GITHUB_CLIENT,
-        WIKIBOT_AUTH_GITHUB_CLIENT_SECRET=GITHUB_SECRET,
-        WIKIBOT_AUTH_GITHUB_URL=github_standin.url,
-        WIKIBOT_AUTH_GITHUB_API_URL=github_standin.url,
+        **github_standin.environ(),
         **oidc_peer.environ("google"),
     )
     with serve(environ) as (base, _):

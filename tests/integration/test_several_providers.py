@@ -15,14 +15,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.integration.github_standin import CLIENT_ID as GITHUB_CLIENT
 from tests.integration.github_standin import CLIENT_SECRET as GITHUB_SECRET
 from tests.integration.github_standin import GitHubStandIn
 from tests.integration.oidc_standin import CLIENT_ID as OIDC_CLIENT
 from tests.integration.oidc_standin import CLIENT_SECRET as OIDC_SECRET
 from tests.integration.oidc_standin import SUBJECT, OIDCStandIn, sign
 from tests.integration.web import client_for, query_of, web_env
-from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
+from tests.integration.workos_standin import API_KEY, WorkOSStandIn
 from wikibot_auth.domain.model import Identity
 from wikibot_auth.entrypoints.asgi import create_app
 from wikibot_auth.entrypoints.containers import Container, create_container
@@ -43,16 +42,11 @@ def several_env(
         private_key,
         BASE,
         WIKIBOT_AUTH_IDP="workos,acme,github",
-        WORKOS_API_KEY=API_KEY,
-        WORKOS_CLIENT_ID=CLIENT_ID,
-        WORKOS_BASE_URL=workos.url,
+        **workos.environ(),
         WIKIBOT_AUTH_OIDC_ACME_ISSUER=acme.url,
         WIKIBOT_AUTH_OIDC_ACME_CLIENT_ID=OIDC_CLIENT,
         WIKIBOT_AUTH_OIDC_ACME_CLIENT_SECRET=OIDC_SECRET,
-        WIKIBOT_AUTH_GITHUB_CLIENT_ID=GITHUB_CLIENT,
-        WIKIBOT_AUTH_GITHUB_CLIENT_SECRET=GITHUB_SECRET,
-        WIKIBOT_AUTH_GITHUB_URL=github.url,
-        WIKIBOT_AUTH_GITHUB_API_URL=github.url,
+        **github.environ(),
         **extra,
     )
 
@@ -386,10 +380,7 @@ async def lone_github(tmp_path, private_key, github_standin):
             private_key,
             BASE,
             WIKIBOT_AUTH_IDP="github",
-            WIKIBOT_AUTH_GITHUB_CLIENT_ID=GITHUB_CLIENT,
-            WIKIBOT_AUTH_GITHUB_CLIENT_SECRET=GITHUB_SECRET,
-            WIKIBOT_AUTH_GITHUB_URL=github_standin.url,
-            WIKIBOT_AUTH_GITHUB_API_URL=github_standin.url,
+            **github_standin.environ(),
         )
     )
     async with client_for(create_app(container), BASE) as http:

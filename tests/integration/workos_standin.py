@@ -207,6 +207,14 @@ class WorkOSStandIn(StandIn):
                 return "user"
         return "unknown"
 
+    def environ(self) -> dict[str, str]:
+        """The settings of a WorkOS provider whose API is this stand-in."""
+        return {
+            "WORKOS_API_KEY": API_KEY,
+            "WORKOS_CLIENT_ID": CLIENT_ID,
+            "WORKOS_BASE_URL": self.url,
+        }
+
     def reset(self) -> None:
         super().reset()
         with self.lock:
