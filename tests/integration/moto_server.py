@@ -15,9 +15,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.integration.peer_process import free_port, or_skip, running_process
+from tests.integration.peer_process import (
+    ROOT,
+    answers,
+    free_port,
+    or_skip,
+    running_process,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 MOTO_SERVER = ROOT / ".moto-venv" / "bin" / "moto_server"
 START_TIMEOUT_S = 30.0
 
@@ -27,15 +32,7 @@ class MotoServerMissing(RuntimeError):
 
 
 def _answers(endpoint: str) -> bool:
-    try:
-        with urllib.request.urlopen(  # noqa: S310 - a loopback URL we built
-            f"{endpoint}/moto-api/data.json", timeout=0.5
-        ):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
+    return answers(f"{endpoint}/moto-api/data.json")
 
 
 def reset(endpoint: str) -> None:

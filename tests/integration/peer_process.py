@@ -10,6 +10,8 @@ import contextlib
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -18,6 +20,20 @@ from typing import TypeVar
 from tests.missing import required
 
 T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def answers(request: urllib.request.Request | str) -> bool:
+    """Whether a server answers ``request`` at all: an HTTP error status counts
+    (a request it refuses), a connection it does not take does not."""
+    try:
+        with urllib.request.urlopen(request, timeout=0.5):  # noqa: S310 - loopback
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 def free_port() -> int:
