@@ -3,13 +3,19 @@ through the local sign-in page of ``wikibot-auth serve`` and sees ``/me``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.integration.server import clean_environ, running_server
 from tests.missing import required
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -32,19 +38,28 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-def test_a_browser_logs_in_and_sees_me(chromium, tmp_path):
+@contextlib.contextmanager
+def browser_page(chromium: Path) -> Iterator[Page]:
+    """A page of headless Chromium, driven by Playwright; closed on exit."""
     from playwright.sync_api import sync_playwright
 
-    environ = clean_environ(
-        WIKIBOT_AUTH_DATA_DIR=str(tmp_path / "data"),
-        WIKIBOT_AUTH_USER_STORE="memory://",
-    )
-    with running_server(tmp_path, environ) as (base, output), sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(chromium), headless=True, args=FLAGS
         )
         try:
-            page = browser.new_page()
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def test_a_browser_logs_in_and_sees_me(chromium, tmp_path):
+    environ = clean_environ(
+        WIKIBOT_AUTH_DATA_DIR=str(tmp_path / "data"),
+        WIKIBOT_AUTH_USER_STORE="memory://",
+    )
+    with running_server(tmp_path, environ) as (base, output):
+        with browser_page(chromium) as page:
             page.goto(f"{base}/auth/login?return_to=/me")
             assert "Sign in" in page.title()
             page.fill("input[name=email]", "browser@example.com")
@@ -53,8 +68,6 @@ def test_a_browser_logs_in_and_sees_me(chromium, tmp_path):
             page.wait_for_url(f"{base}/me")
             me = json.loads(page.inner_text("body"))
             cookies = {c["name"]: c for c in page.context.cookies()}
-        finally:
-            browser.close()
         log = output.read_text(errors="replace")
     assert me["email"] == "browser@example.com"
     assert me["display_name"] == "Brow Ser"
@@ -70,8 +83,6 @@ def test_a_browser_picks_a_provider_and_logs_in_through_its_pages(
 ):
     """Two OpenID providers at once (both names at oidc-provider): the
     chooser, then the provider's own login and consent pages, then ``/me``."""
-    from playwright.sync_api import sync_playwright
-
     from tests.integration.oidc_peer import ALICE
 
     environ = clean_environ(
@@ -81,12 +92,8 @@ def test_a_browser_picks_a_provider_and_logs_in_through_its_pages(
         **oidc_peer.environ("google"),
         **oidc_peer.environ("acme"),
     )
-    with running_server(tmp_path, environ) as (base, output), sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(chromium), headless=True, args=FLAGS
-        )
-        try:
-            page = browser.new_page()
+    with running_server(tmp_path, environ) as (base, output):
+        with browser_page(chromium) as page:
             page.goto(f"{base}/me")  # signed out: sent to sign in
             assert page.title() == "Sign in"
             page.click("text=google")
@@ -98,8 +105,6 @@ def test_a_browser_picks_a_provider_and_logs_in_through_its_pages(
             page.wait_for_url(f"{base}/me")
             me = json.loads(page.inner_text("body"))
             cookies = {c["name"]: c for c in page.context.cookies(base)}
-        finally:
-            browser.close()
         log = output.read_text(errors="replace")
     assert (me["email"], me["display_name"]) == ("alice@example.com", "Alice Liddell")
     assert "wikibot_auth_login" not in cookies
