@@ -56,6 +56,20 @@ def installs(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("PIP install")]
 
 
+def dry_run_of_make_test(project: Path) -> str:
+    """The recipes ``make test`` would run (printed; nothing is installed),
+    with an empty package.json and lock."""
+    for name in ("package.json", "package-lock.json"):
+        (project / name).write_text("{}")
+    return subprocess.run(
+        ["make", "-C", str(project), "-n", "test"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    ).stdout
+
+
 def test_venv_reinstalls_only_when_pyproject_or_the_module_list_changes(project):
     first = installs(make(project, "venv"))
     assert any("[test]" in line for line in first)  # a fresh venv: everything
@@ -100,16 +114,7 @@ def test_clean_removes_every_generated_directory(project):
 
 
 def test_moto_server_gets_its_own_venv_once_and_make_test_needs_it(project):
-    for name in ("package.json", "package-lock.json"):
-        (project / name).write_text("{}")
-    # a dry run: the recipes are printed, nothing is installed
-    dry = subprocess.run(
-        ["make", "-C", str(project), "-n", "test"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    ).stdout
+    dry = dry_run_of_make_test(project)
     assert "-m venv .moto-venv" in dry
     assert (
         '.moto-venv/bin/pip --disable-pip-version-check -q install "moto[server]' in dry
@@ -128,13 +133,5 @@ def test_moto_server_gets_its_own_venv_once_and_make_test_needs_it(project):
 
 
 def test_make_test_builds_the_documentation_strictly(project):
-    for name in ("package.json", "package-lock.json"):
-        (project / name).write_text("{}")
-    dry = subprocess.run(
-        ["make", "-C", str(project), "-n", "test"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    ).stdout
+    dry = dry_run_of_make_test(project)
     assert ".venv/bin/mkdocs build --strict" in dry
