@@ -9,6 +9,7 @@ import base64
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -36,7 +37,12 @@ from wikibot_auth.domain.errors import (
     LoginFailed,
     NotConfigured,
 )
-from wikibot_auth.domain.model import AuthorizationRequest, Identity, User
+from wikibot_auth.domain.model import (
+    AuthorizationRequest,
+    Identity,
+    IdentityProfile,
+    User,
+)
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 ACME = Identity("acme", SUBJECT)
@@ -234,15 +240,26 @@ def test_the_email_only_when_verified_and_the_name_in_order(
     )
 
 
+def with_user_info(
+    http: BoundedHttpClient, standin: OIDCStandIn, mint: Mint, **info: Any
+) -> IdentityProfile:
+    """A login at ``acme`` whose UserInfo answers ``info`` (about ``SUBJECT``
+    unless ``sub`` says otherwise)."""
+    return exchange(
+        acme(http, standin), standin, mint, userinfo={"sub": SUBJECT, **info}
+    )
+
+
 def test_user_info_fills_what_the_id_token_lacks(http, oidc_standin):
     mint = claims_mint(email=None, email_verified=None, name=None)
-    info = {
-        "sub": SUBJECT,
-        "email": "ada@example.com",
-        "email_verified": True,
-        "name": "Ada",
-    }
-    profile = exchange(acme(http, oidc_standin), oidc_standin, mint, userinfo=info)
+    profile = with_user_info(
+        http,
+        oidc_standin,
+        mint,
+        email="ada@example.com",
+        email_verified=True,
+        name="Ada",
+    )
     assert (profile.email, profile.display_name) == ("ada@example.com", "Ada")
     assert oidc_standin.calls("userinfo")[0][2]["Authorization"].startswith("Bearer ")
 
@@ -254,21 +271,28 @@ def test_user_info_is_not_asked_when_the_id_token_has_it_all(http, oidc_standin)
 
 def test_user_info_about_another_subject_is_an_idp_error(http, oidc_standin):
     mint = claims_mint(email=None, name=None)
-    info = {"sub": "someone-else", "email": "eve@example.com", "email_verified": True}
     with pytest.raises(IdPError):
-        exchange(acme(http, oidc_standin), oidc_standin, mint, userinfo=info)
+        with_user_info(
+            http,
+            oidc_standin,
+            mint,
+            sub="someone-else",
+            email="eve@example.com",
+            email_verified=True,
+        )
 
 
 def test_the_email_and_its_verification_come_from_one_answer(http, oidc_standin):
     # The ID token's unverified email is not made verified by UserInfo.
     mint = claims_mint(email_verified=None, name=None)
-    info = {
-        "sub": SUBJECT,
-        "email": "other@example.com",
-        "email_verified": True,
-        "name": "A",
-    }
-    profile = exchange(acme(http, oidc_standin), oidc_standin, mint, userinfo=info)
+    profile = with_user_info(
+        http,
+        oidc_standin,
+        mint,
+        email="other@example.com",
+        email_verified=True,
+        name="A",
+    )
     assert (profile.email, profile.email_verified) == ("", False)
 
 
