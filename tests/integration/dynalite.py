@@ -16,9 +16,8 @@ from pathlib import Path
 from tests.integration.peer_process import (
     ROOT,
     answers,
-    free_port,
     or_skip,
-    running_process,
+    running_peer,
 )
 
 DYNALITE = ROOT / "node_modules" / ".bin" / "dynalite"
@@ -46,12 +45,14 @@ def run_dynalite(binary: Path = DYNALITE) -> Iterator[str]:
         raise DynaliteMissing("Node.js is not installed (dynalite needs it)")
     if not binary.exists():
         raise DynaliteMissing(f"{binary} is missing: run `npm ci` at the repo root")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    argv = [str(binary), "--host", "127.0.0.1", "--port", str(port)]
-    for setting in ("--createTableMs", "--deleteTableMs", "--updateTableMs"):
-        argv += [setting, "0"]
-    with running_process("dynalite", argv, lambda: _answers(endpoint), START_TIMEOUT_S):
+
+    def argv(port: int) -> list[str]:
+        argv = [str(binary), "--host", "127.0.0.1", "--port", str(port)]
+        for setting in ("--createTableMs", "--deleteTableMs", "--updateTableMs"):
+            argv += [setting, "0"]
+        return argv
+
+    with running_peer("dynalite", argv, _answers, START_TIMEOUT_S) as endpoint:
         yield endpoint
 
 

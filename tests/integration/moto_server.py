@@ -18,9 +18,8 @@ from pathlib import Path
 from tests.integration.peer_process import (
     ROOT,
     answers,
-    free_port,
     or_skip,
-    running_process,
+    running_peer,
 )
 
 MOTO_SERVER = ROOT / ".moto-venv" / "bin" / "moto_server"
@@ -56,12 +55,11 @@ def run_moto_server(binary: Path = MOTO_SERVER) -> Iterator[str]:
         raise MotoServerMissing(
             f"{binary} is missing: run `make .moto-venv/.stamp` at the repo root"
         )
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    argv = [str(binary), "-H", "127.0.0.1", "-p", str(port)]
-    with running_process(
-        "moto_server", argv, lambda: _answers(endpoint), START_TIMEOUT_S
-    ):
+
+    def argv(port: int) -> list[str]:
+        return [str(binary), "-H", "127.0.0.1", "-p", str(port)]
+
+    with running_peer("moto_server", argv, _answers, START_TIMEOUT_S) as endpoint:
         yield endpoint
 
 

@@ -91,6 +91,21 @@ def running_process(
 
 
 @contextlib.contextmanager
+def running_peer(
+    name: str,
+    argv: Callable[[int], Sequence[str]],
+    answers_at: Callable[[str], bool],
+    timeout: float,
+) -> Iterator[str]:
+    """``running_process`` of ``argv(port)`` on a free loopback port; yield its
+    endpoint URL once ``answers_at(endpoint)``."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with running_process(name, argv(port), lambda: answers_at(endpoint), timeout):
+        yield endpoint
+
+
+@contextlib.contextmanager
 def or_skip(
     server: AbstractContextManager[T], missing: type[Exception], what: str
 ) -> Iterator[T]:
