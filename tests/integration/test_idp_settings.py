@@ -34,6 +34,11 @@ def settings(**environ: str) -> Settings:
     return Settings.from_env({**BASE, **environ})
 
 
+def first_provider(**environ: str) -> ProviderSettings:
+    """The first (the default) provider of the settings of ``environ``."""
+    return settings(**environ).identity_providers[0]
+
+
 def test_several_providers_in_order_the_first_the_default():
     got = settings(
         WIKIBOT_AUTH_IDP="workos, Google ,github,acme",
@@ -54,14 +59,14 @@ def test_several_providers_in_order_the_first_the_default():
 
 
 def test_an_oidc_provider_takes_every_variable():
-    acme = settings(
+    acme = first_provider(
         WIKIBOT_AUTH_IDP="acme",
         WIKIBOT_AUTH_OIDC_ACME_CLIENT_SECRET=SECRET,
         WIKIBOT_AUTH_OIDC_ACME_SCOPES="openid email",
         WIKIBOT_AUTH_OIDC_ACME_SUBJECT_CLAIM="oid",
         WIKIBOT_AUTH_OIDC_ACME_TOKEN_AUTH_METHOD="client_secret_post",
         **ACME,
-    ).identity_providers[0]
+    )
     assert acme == ProviderSettings(
         "acme",
         "oidc",
@@ -87,7 +92,7 @@ def test_a_name_with_a_dash_reads_its_variables_with_an_underscore():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_a_preset_needs_only_its_client(name):
     variable = f"WIKIBOT_AUTH_OIDC_{name.upper()}_CLIENT_ID"
-    spec = settings(WIKIBOT_AUTH_IDP=name, **{variable: "c"}).identity_providers[0]
+    spec = first_provider(WIKIBOT_AUTH_IDP=name, **{variable: "c"})
     assert (spec.kind, spec.client_id, spec.issuer, spec.client_secret) == (
         "oidc",
         "c",
@@ -101,12 +106,12 @@ def test_the_settings_know_the_adapters_presets():
 
 
 def test_github_takes_its_urls():
-    spec = settings(
+    spec = first_provider(
         WIKIBOT_AUTH_IDP="github",
         WIKIBOT_AUTH_GITHUB_URL="https://ghe.example",
         WIKIBOT_AUTH_GITHUB_API_URL="https://ghe.example/api/v3",
         **GITHUB,
-    ).identity_providers[0]
+    )
     assert (spec.url, spec.api_url) == (
         "https://ghe.example",
         "https://ghe.example/api/v3",
@@ -278,11 +283,11 @@ def test_an_unknown_name_says_how_to_configure_it_without_saying_it():
 
 
 def test_loopback_http_is_allowed_for_tests_and_development():
-    spec = settings(
+    spec = first_provider(
         WIKIBOT_AUTH_IDP="acme",
         WIKIBOT_AUTH_OIDC_ACME_ISSUER="http://127.0.0.1:9000",
         WIKIBOT_AUTH_OIDC_ACME_CLIENT_ID="c",
-    ).identity_providers[0]
+    )
     assert spec.issuer == "http://127.0.0.1:9000"
 
 
