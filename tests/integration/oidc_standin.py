@@ -171,10 +171,7 @@ class _Handler(StandInHandler):
             self._reset_connection()
 
 
-class OIDCStandIn(StandIn):
-    handler = _Handler
-    failure_modes = FAILURE_MODES
-
+class OIDCStandIn(StandIn, handler=_Handler, failure_modes=FAILURE_MODES):
     @staticmethod
     def route(method: str, raw_path: str) -> str:
         path = raw_path.split("?", 1)[0]

@@ -2,9 +2,10 @@
 thread on a free loopback port, a lock, a record of every request, failures
 queued per route, and JSON answers sent in one piece (TCP_NODELAY).
 
-A stand-in subclasses ``StandIn`` (naming its handler and how a request maps
-to a route); its handler subclasses ``StandInHandler`` and answers a routed
-request in ``_answer`` and a queued failure in ``_fail``.
+A stand-in subclasses ``StandIn`` (naming its handler and failure modes as
+class keywords, and how a request maps to a route); its handler subclasses
+``StandInHandler`` and answers a routed request in ``_answer`` and a queued
+failure in ``_fail``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ class Recorded(NamedTuple):
 class StandIn:
     handler: ClassVar[type[StandInHandler]]
     failure_modes: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(
+        cls,
+        *,
+        handler: type[StandInHandler],
+        failure_modes: tuple[str, ...],
+        **kwargs: Any,
+    ) -> None:
+        """``class XStandIn(StandIn, handler=..., failure_modes=...)``."""
+        super().__init_subclass__(**kwargs)
+        cls.handler = handler
+        cls.failure_modes = failure_modes
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

@@ -190,10 +190,7 @@ class _Handler(StandInHandler):
         self.close_connection = True
 
 
-class WorkOSStandIn(StandIn):
-    handler = _Handler
-    failure_modes = FAILURE_MODES
-
+class WorkOSStandIn(StandIn, handler=_Handler, failure_modes=FAILURE_MODES):
     @staticmethod
     def route(method: str, raw_path: str) -> str:
         path = raw_path.split("?", 1)[0]
