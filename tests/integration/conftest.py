@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -17,12 +18,14 @@ from tests.integration.github_standin import GitHubStandIn
 from tests.integration.kms_helpers import KMS, kms_of_kind
 from tests.integration.oidc_peer import OIDCPeer, oidc_provider_or_skip
 from tests.integration.oidc_standin import OIDCStandIn
+from tests.integration.standin_http import StandIn
 from tests.integration.web import SERVER_KINDS, base_for
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 
 MockProvider = Callable[..., WorkOSIdentityProvider]
+S = TypeVar("S", bound=StandIn)
 
 
 @pytest.fixture
@@ -50,34 +53,29 @@ def base(server_kind: str) -> str:
     return base_for(server_kind)
 
 
-@pytest.fixture(scope="session")
-def standin_server() -> Iterator[WorkOSStandIn]:
-    with WorkOSStandIn.running() as server:
-        yield server
+def standin_fixtures(cls: type[S], name: str) -> tuple[Any, Any]:
+    """``<name>_server``, the stand-in ``cls`` for the session, and ``<name>``,
+    the same server reset before each test."""
+
+    @pytest.fixture(scope="session", name=f"{name}_server")
+    def server() -> Iterator[S]:
+        with cls.running() as running:
+            yield running
+
+    @pytest.fixture(name=name)
+    def fresh(request: pytest.FixtureRequest) -> S:
+        standin: S = request.getfixturevalue(f"{name}_server")
+        standin.reset()
+        return standin
+
+    return server, fresh
 
 
-@pytest.fixture(scope="session")
-def github_standin_server() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn.running() as server:
-        yield server
-
-
-@pytest.fixture
-def github_standin(github_standin_server: GitHubStandIn) -> GitHubStandIn:
-    github_standin_server.reset()
-    return github_standin_server
-
-
-@pytest.fixture(scope="session")
-def oidc_standin_server() -> Iterator[OIDCStandIn]:
-    with OIDCStandIn.running() as server:
-        yield server
-
-
-@pytest.fixture
-def oidc_standin(oidc_standin_server: OIDCStandIn) -> OIDCStandIn:
-    oidc_standin_server.reset()
-    return oidc_standin_server
+standin_server, standin = standin_fixtures(WorkOSStandIn, "standin")
+github_standin_server, github_standin = standin_fixtures(
+    GitHubStandIn, "github_standin"
+)
+oidc_standin_server, oidc_standin = standin_fixtures(OIDCStandIn, "oidc_standin")
 
 
 @pytest.fixture(scope="session")
@@ -85,12 +83,6 @@ def oidc_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OIDCPeer]:
     """panva's oidc-provider for the session (see ``oidc_peer.py``)."""
     with oidc_provider_or_skip(tmp_path_factory.mktemp("oidc-provider")) as peer:
         yield peer
-
-
-@pytest.fixture
-def standin(standin_server: WorkOSStandIn) -> WorkOSStandIn:
-    standin_server.reset()
-    return standin_server
 
 
 @pytest.fixture
