@@ -42,14 +42,14 @@ from tests.integration.github_standin import CLIENT_ID as GITHUB_CLIENT
 from tests.integration.github_standin import CLIENT_SECRET as GITHUB_SECRET
 from tests.integration.github_standin import REDIRECT as GITHUB_REDIRECT
 from tests.integration.github_standin import GitHubStandIn
-from tests.integration.oidc_peer import REDIRECT, SECRETS, OIDCPeer, run_oidc_provider
+from tests.integration.oidc_peer import REDIRECT, OIDCPeer, run_oidc_provider
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn, s256
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.github import GitHubIdentityProvider
 from wikibot_auth.adapters.key_files import generate_private_key
 from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.memory import InMemoryUserRepository
-from wikibot_auth.adapters.oidc import OIDCIdentityProvider, OIDCProviderConfig
+from wikibot_auth.adapters.oidc import OIDCIdentityProvider
 from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.adapters.system_clock import SystemClock
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
@@ -151,19 +151,6 @@ def oidc_login(idp: OIDCIdentityProvider, peer: OIDCPeer) -> Prepare:
     return prepare
 
 
-def oidc_provider(
-    http: BoundedHttpClient, peer: OIDCPeer, client_id: str
-) -> OIDCIdentityProvider:
-    config = OIDCProviderConfig(
-        name="google",
-        issuer=peer.issuer,
-        client_id=client_id,
-        client_secret=SECRETS.get(client_id),
-        redirect_uri=REDIRECT,
-    )
-    return OIDCIdentityProvider(http, config)
-
-
 def timed(exchange: ExchangeAuthCode, callback: LoginCallback) -> tuple[float, float]:
     """(wall ms, this process's CPU ms) of one finished login."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -184,8 +171,8 @@ def run() -> None:
         StandInProcess("github") as github,
         BoundedHttpClient(timeout=5.0) as http,
     ):
-        rs256 = oidc_provider(http, peer, "wikibot-basic")
-        es256 = oidc_provider(http, peer, "wikibot-post")
+        rs256 = peer.google(http, "wikibot-basic")
+        es256 = peer.google(http, "wikibot-post")
         rows: dict[str, tuple[ExchangeAuthCode, Prepare]] = {
             "WorkOS (stand-in)": (
                 exchange_for(
@@ -227,7 +214,7 @@ def run() -> None:
                 github.reset()
         cold = []
         for _ in range(COLD):
-            fresh = oidc_provider(http, peer, "wikibot-basic")
+            fresh = peer.google(http, "wikibot-basic")
             prepare = oidc_login(rs256, peer)  # the code, from the warm adapter
             cold.append(timed(exchange_for(fresh), prepare())[0])
     width = max(len(name) for name in rows)

@@ -26,6 +26,8 @@ import attrs
 import httpx
 
 from tests.integration.peer_process import free_port, or_skip, running_process
+from wikibot_auth.adapters.bounded_http import BoundedHttpClient
+from wikibot_auth.adapters.oidc import OIDCIdentityProvider, OIDCProviderConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
@@ -124,6 +126,20 @@ class OIDCPeer:
         if client_id in SECRETS:
             values[prefix + "CLIENT_SECRET"] = SECRETS[client_id]
         return values
+
+    def google(
+        self, http: BoundedHttpClient, client_id: str = "wikibot-basic", **options: Any
+    ) -> OIDCIdentityProvider:
+        """The provider named ``google`` pointed at this peer (no Google quirks)."""
+        config = OIDCProviderConfig(
+            name="google",
+            issuer=self.issuer,
+            client_id=client_id,
+            client_secret=SECRETS.get(client_id),
+            redirect_uri=REDIRECT,
+            **options,
+        )
+        return OIDCIdentityProvider(http, config)
 
     def requests(self) -> dict[str, int]:
         """How many requests each path of the peer has answered so far."""

@@ -18,7 +18,6 @@ from tests.integration.oidc_peer import (
     ALICE,
     REDIRECT,
     ROOT,
-    SECRETS,
     UNVERIFIED,
     VERSION,
     OIDCPeer,
@@ -26,7 +25,7 @@ from tests.integration.oidc_peer import (
 )
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn, s256
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
-from wikibot_auth.adapters.oidc import OIDCIdentityProvider, OIDCProviderConfig
+from wikibot_auth.adapters.oidc import OIDCIdentityProvider
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 from wikibot_auth.domain.errors import IdPError, InvalidCallback, LoginFailed
 from wikibot_auth.domain.model import (
@@ -45,21 +44,6 @@ ALICE_AT_GOOGLE = Identity("google", ALICE)
 def http() -> Iterator[BoundedHttpClient]:
     with BoundedHttpClient(timeout=3.0) as client:
         yield client
-
-
-def google(
-    http: BoundedHttpClient, peer: OIDCPeer, client_id: str = "wikibot-basic", **options
-) -> OIDCIdentityProvider:
-    """The provider named ``google`` pointed at the peer (no Google quirks)."""
-    config = OIDCProviderConfig(
-        name="google",
-        issuer=peer.issuer,
-        client_id=client_id,
-        client_secret=SECRETS.get(client_id),
-        redirect_uri=REDIRECT,
-        **options,
-    )
-    return OIDCIdentityProvider(http, config)
 
 
 def callback(
@@ -95,7 +79,7 @@ def login(idp: OIDCIdentityProvider, peer: OIDCPeer, account: str = ALICE):
 def test_each_client_authentication_and_algorithm_logs_alice_in(
     http, oidc_peer, client_id, method
 ):
-    idp = google(http, oidc_peer, client_id, token_auth_method=method)
+    idp = oidc_peer.google(http, client_id, token_auth_method=method)
     profile = login(idp, oidc_peer)
     assert profile == IdentityProfile(
         alias=ALICE_AT_GOOGLE,
@@ -108,7 +92,7 @@ def test_each_client_authentication_and_algorithm_logs_alice_in(
 
 
 def test_discovery_says_the_callback_carries_iss(http, oidc_peer):
-    metadata = google(http, oidc_peer).metadata()
+    metadata = oidc_peer.google(http).metadata()
     assert metadata.issuer == oidc_peer.issuer
     assert metadata.iss_parameter_supported
     assert set(metadata.id_token_algorithms) == {"RS256", "PS256", "ES256", "EdDSA"}
@@ -117,27 +101,27 @@ def test_discovery_says_the_callback_carries_iss(http, oidc_peer):
 def test_a_confidential_client_that_sends_no_secret_is_refused(http, oidc_peer):
     # The peer enforces the kind of method registered for the client (it
     # takes either client_secret_* for the other), as Auth0 does.
-    idp = google(http, oidc_peer, token_auth_method="none")
+    idp = oidc_peer.google(http, token_auth_method="none")
     with pytest.raises(IdPError):
         login(idp, oidc_peer)
 
 
 def test_a_wrong_client_secret_is_an_idp_error(http, oidc_peer):
-    idp = google(http, oidc_peer)
+    idp = oidc_peer.google(http)
     idp = OIDCIdentityProvider(http, attrs.evolve(idp.config, client_secret="wrong"))
     with pytest.raises(IdPError):
         login(idp, oidc_peer)
 
 
 def test_an_unverified_email_is_not_taken(http, oidc_peer):
-    profile = login(google(http, oidc_peer), oidc_peer, UNVERIFIED)
+    profile = login(oidc_peer.google(http), oidc_peer, UNVERIFIED)
     assert profile.alias == Identity("google", UNVERIFIED)
     assert (profile.email, profile.email_verified) == ("", False)
     assert profile.display_name == "Mal Lory"
 
 
 def test_a_callback_without_iss_is_refused_before_the_code_is_spent(http, oidc_peer):
-    idp = google(http, oidc_peer)
+    idp = oidc_peer.google(http)
     good = callback(idp, oidc_peer)
     for iss in (None, "https://attacker.example"):
         with pytest.raises(InvalidCallback):
@@ -146,7 +130,7 @@ def test_a_callback_without_iss_is_refused_before_the_code_is_spent(http, oidc_p
 
 
 def test_a_spent_code_is_a_failed_login(http, oidc_peer):
-    idp = google(http, oidc_peer)
+    idp = oidc_peer.google(http)
     good = callback(idp, oidc_peer)
     idp.exchange_code(good)
     with pytest.raises(LoginFailed):
@@ -154,14 +138,14 @@ def test_a_spent_code_is_a_failed_login(http, oidc_peer):
 
 
 def test_a_wrong_verifier_is_a_failed_login(http, oidc_peer):
-    idp = google(http, oidc_peer, "wikibot-public")
+    idp = oidc_peer.google(http, "wikibot-public")
     bad = attrs.evolve(callback(idp, oidc_peer), code_verifier=new_code_verifier())
     with pytest.raises(LoginFailed):
         idp.exchange_code(bad)
 
 
 def test_the_nonce_of_another_login_is_a_failed_login(http, oidc_peer):
-    idp = google(http, oidc_peer)
+    idp = oidc_peer.google(http)
     with pytest.raises(LoginFailed):
         idp.exchange_code(attrs.evolve(callback(idp, oidc_peer), nonce="another"))
 
@@ -176,7 +160,7 @@ def test_alice_from_workos_is_the_same_user_through_google_directly(
     code = standin.issue_code(s256(verifier), "google", first_name="Al")
     first = ExchangeAuthCode(workos, repo, signer, clock)(code, verifier)
     assert first.created
-    idp = google(http, oidc_peer)
+    idp = oidc_peer.google(http)
     second = ExchangeAuthCode(idp, repo, signer, clock).finish(callback(idp, oidc_peer))
     assert not second.created
     assert second.user.user_id == first.user.user_id
