@@ -13,7 +13,6 @@ answer past the client's timeout, a body that is not JSON).
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import functools
 import secrets
@@ -164,9 +163,7 @@ class _Handler(StandInHandler):
         elif mode == "malformed":
             self._send(200, b"<html>not json</html>", "text/html")
         elif mode == "slow":
-            time.sleep(self.standin.slow_seconds)
-            with contextlib.suppress(OSError):
-                self._json(500, {"error": "too_late"})
+            self._too_late({"error": "too_late"})
         elif mode == "reset":
             self._reset_connection()
 

@@ -15,6 +15,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, NamedTuple, Self
@@ -156,6 +157,13 @@ class StandInHandler(BaseHTTPRequestHandler):
         )
         self.connection.close()
         self.close_connection = True
+
+    def _too_late(self, body: Any) -> None:
+        """A 500 with ``body`` after the stand-in's ``slow_seconds`` (if the
+        client still listens)."""
+        time.sleep(self.standin.slow_seconds)
+        with contextlib.suppress(OSError):
+            self._json(500, body)
 
     def _serve(self, answer: dict[str, Any]) -> None:
         self._json(answer["status"], answer["body"], answer.get("headers", {}))

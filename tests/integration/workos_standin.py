@@ -168,9 +168,7 @@ class _Handler(StandInHandler):
             page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
             self._send(502, page, "text/html")
         elif mode == "slow":
-            time.sleep(self.standin.slow_seconds)
-            with contextlib.suppress(OSError):
-                self._json(500, {"code": "too_late"})
+            self._too_late({"code": "too_late"})
         elif mode == "reset":
             self._reset_connection()
 
