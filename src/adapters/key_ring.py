@@ -17,6 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ..domain.errors import NotConfigured
 from .key_files import jwk_set, thumbprint
 
+# RS256's padding and hash, made once (immutable; PyJWT makes them per call).
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
 
 class SigningBackend(Protocol):
     """Makes RSASSA-PKCS1-v1_5 SHA-256 signatures with a key it may never
@@ -44,18 +48,18 @@ class FileSigningKey:
 
     def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
         self._private_key = private_key
+        # Derived once: PyJWT checks its size on every signature.
+        self._public_key = private_key.public_key()
 
     def __repr__(self) -> str:
         return f"FileSigningKey(kid={thumbprint(self.public_key)!r})"
 
     @property
     def public_key(self) -> rsa.RSAPublicKey:
-        return self._private_key.public_key()
+        return self._public_key
 
     def sign(self, signing_input: bytes) -> bytes:
-        return self._private_key.sign(
-            signing_input, padding.PKCS1v15(), hashes.SHA256()
-        )
+        return self._private_key.sign(signing_input, _PKCS1V15, _SHA256)
 
     def secret_material(self) -> bytes:
         return self._private_key.private_bytes(
