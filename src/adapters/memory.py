@@ -68,13 +68,21 @@ class InMemoryUserRepository:
         self._time: Callable[[], float] = time.time if clock is None else clock.now
         self._lock = threading.RLock()
         self._users: dict[str, dict[str, Any]] = {}
+        # Each item read as a ``User`` once (Users are immutable), until the
+        # item is written again: every write goes through ``_store``.
+        self._parsed: dict[str, User] = {}
         self._identities: dict[Identity, str] = {}
         self.writes: deque[tuple[str, str]] = deque(maxlen=10_000)
 
     def get(self, user_id: str) -> User | None:
         with self._lock:
-            item = self._users.get(user_id)
-            return None if item is None else User.from_item(item)
+            user = self._parsed.get(user_id)
+            if user is None:
+                item = self._users.get(user_id)
+                if item is None:
+                    return None
+                user = self._parsed[user_id] = User.from_item(item)
+            return user
 
     def find_by_identity(self, identity: Identity) -> User | None:
         with self._lock:
@@ -93,7 +101,7 @@ class InMemoryUserRepository:
                     return winner, False
             for identity in identities:
                 self._identities[identity] = user.user_id
-            self._users[user.user_id] = user.to_item()
+            self._store(user.user_id, user.to_item())
             self.writes.append(("create", user.user_id))
             return user, True
 
@@ -201,7 +209,7 @@ class InMemoryUserRepository:
     def put_raw_item(self, item: Mapping[str, Any]) -> None:
         """Store an item as is, as an operator editing the table would."""
         with self._lock:
-            self._users[str(item["user_id"])] = dict(item)
+            self._store(str(item["user_id"]), dict(item))
 
     def user_count(self) -> int:
         with self._lock:
@@ -230,9 +238,18 @@ class InMemoryUserRepository:
         }
         item = {k: v for k, v in item.items() if v is not None}
         user = User.from_item(item)
-        self._users[user_id] = item
+        self._store(user_id, item, user)
         self.writes.append((name, user_id))
         return user
+
+    def _store(
+        self, user_id: str, item: dict[str, Any], user: User | None = None
+    ) -> None:
+        self._users[user_id] = item
+        if user is None:  # read (and checked) at the next get
+            self._parsed.pop(user_id, None)
+        else:
+            self._parsed[user_id] = user
 
 
 class ScriptedIdentityProvider:

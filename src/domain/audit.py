@@ -45,7 +45,7 @@ def audit(event: str, *, level: int = logging.INFO, **fields: object) -> None:
     expected = EVENTS.get(event)
     if expected is None:
         raise ValueError(f"unknown audit event {event!r}")
-    if set(fields) != expected:
+    if fields.keys() != expected:
         raise ValueError(
             f"audit event {event!r} takes the fields {sorted(expected)}, "
             f"not {sorted(fields)}"

@@ -245,8 +245,9 @@ class User:
         changes = {}
         if profile.email and profile.email != self.email:
             changes["email"] = profile.email
-        if profile.display_name and profile.display_name != self.display_name:
-            changes["display_name"] = profile.display_name
+        display_name = profile.display_name  # computed: once
+        if display_name and display_name != self.display_name:
+            changes["display_name"] = display_name
         return changes
 
 
