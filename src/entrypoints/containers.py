@@ -15,7 +15,7 @@ modules.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -24,12 +24,9 @@ from dependency_injector import containers, providers
 from ..adapters.aws_clients import lambda_budget
 from ..adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
 from ..adapters.key_ring import KeyRing, SigningBackend
-from ..adapters.local_idp import LocalIdentityProvider
-from ..adapters.memory import InMemoryUserRepository
 from ..adapters.rs256 import RS256TokenSigner
 from ..adapters.system_clock import SystemClock
 from ..adapters.user_cache import cached_users_of, with_user_cache
-from ..domain.migration import BackfillIdentities, MigrationReport
 from ..domain.ports import (
     CachedUsers,
     Clock,
@@ -38,7 +35,6 @@ from ..domain.ports import (
     TokenSigner,
     UserRepository,
 )
-from ..domain.repairs import LinkIdentity, MergeUsers, UnlinkIdentity
 from ..domain.use_cases import (
     Authenticate,
     AuthorizationUrl,
@@ -46,6 +42,7 @@ from ..domain.use_cases import (
     SetUserDisabled,
     SignOutEverywhere,
 )
+from . import on_demand
 from .identity_providers import (
     IdentityProviders,
     ProviderAdapters,
@@ -56,7 +53,6 @@ from .identity_providers import (
     first_of,
 )
 from .keys import load_key_ring
-from .login_state import HKDF_INFO, LoginStateCodec, derive_login_state_key
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -64,19 +60,17 @@ if TYPE_CHECKING:
     from ..adapters.dynamodb_table import DynamoDBTable
     from ..adapters.github import GitHubIdentityProvider
     from ..adapters.kms_signing_key import KMSSigningKey
+    from ..adapters.local_idp import LocalIdentityProvider
+    from ..adapters.memory import InMemoryUserRepository
     from ..adapters.oidc import OIDCIdentityProvider
     from ..adapters.sqlite import SQLiteUserRepository
     from ..adapters.workos import WorkOSIdentityProvider
+    from .login_state import LoginStateCodec
 
 # Adapters with heavy libraries (httpx, boto3, sqlite3) are imported when their
 # provider is first resolved, never at import: the Lambda authorizer path loads
-# only what its configuration uses.
-
-
-def _idp_http_client(timeout: float) -> Iterator[BoundedHttpClient]:
-    from ..adapters.bounded_http import open_bounded_http_client
-
-    yield from open_bounded_http_client(timeout)
+# only what its configuration uses (on_demand.py: the same for what only some
+# entrypoints use).
 
 
 if TYPE_CHECKING:
@@ -101,12 +95,6 @@ if TYPE_CHECKING:
         clocks: list[Clock] = [clock]
         backends: list[SigningBackend] = [kms]
         del stores, idps, directories, signers, clocks, backends
-
-
-def _sqlite_user_repository(path: str, clock: Clock) -> SQLiteUserRepository:
-    from ..adapters.sqlite import SQLiteUserRepository
-
-    return SQLiteUserRepository(path, clock=clock)
 
 
 def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
@@ -152,13 +140,9 @@ def _kms_signing_key(client: Any, key_id: str | None) -> KMSSigningKey:
     if not key_id:
         raise NotConfigured("no KMS key: set WIKIBOT_AUTH_KMS_KEY_ID")
     # The login cookie's key is derived from KMS's signature of its label.
-    return KMSSigningKey.resolve(client, key_id, secret_label=HKDF_INFO)
-
-
-def _dynamodb_table(client: Any, table: str) -> DynamoDBTable:
-    from ..adapters.dynamodb_table import DynamoDBTable
-
-    return DynamoDBTable(client, table)
+    return KMSSigningKey.resolve(
+        client, key_id, secret_label=on_demand.login_state_label()
+    )
 
 
 def local_sign_in_url(redirect_uri: str | None) -> str:
@@ -235,14 +219,16 @@ class Container(containers.DeclarativeContainer):
 
     # The table's operator tools (``dynamodb create-table``).
     dynamodb_table: providers.Provider[DynamoDBTable] = providers.ThreadSafeSingleton(
-        _dynamodb_table, client=dynamodb_client, table=config.store_location
+        on_demand.dynamodb_table, client=dynamodb_client, table=config.store_location
     )
 
     user_store: providers.Provider[UserRepository] = providers.Selector(
         config.store_kind,
-        memory=providers.ThreadSafeSingleton(InMemoryUserRepository, clock=clock),
+        memory=providers.ThreadSafeSingleton(
+            on_demand.memory_user_repository, clock=clock
+        ),
         sqlite=providers.ThreadSafeSingleton(
-            _sqlite_user_repository, config.store_location, clock
+            on_demand.sqlite_user_repository, config.store_location, clock
         ),
         dynamodb=dynamodb_user_repository,
     )
@@ -258,12 +244,12 @@ class Container(containers.DeclarativeContainer):
 
     # The IdPs' one bounded HTTP client, closed by ``shutdown_resources()``.
     idp_http_client: providers.Resource[BoundedHttpClient] = providers.Resource(
-        _idp_http_client, timeout=config.idp_timeout
+        on_demand.idp_http_client, timeout=config.idp_timeout
     )
 
     local_identity_provider: providers.Provider[LocalIdentityProvider] = (
         providers.ThreadSafeSingleton(
-            LocalIdentityProvider,
+            on_demand.local_identity_provider,
             clock=clock,
             sign_in_url=providers.Callable(local_sign_in_url, config.redirect_uri),
         )
@@ -358,24 +344,28 @@ class Container(containers.DeclarativeContainer):
     # with ``sleep`` (tests override it)
     sleep: providers.Provider[Callable[[float], None]] = providers.Object(time.sleep)
     migration_report = providers.Factory(
-        MigrationReport, user_repository=user_repository
+        on_demand.migration_report, user_repository=user_repository
     )
     backfill_identities = providers.Factory(
-        BackfillIdentities,
+        on_demand.backfill_identities,
         user_repository=user_repository,
         identity_directory=identity_directory,
         sleep=sleep,
     )
-    link_identity = providers.Factory(LinkIdentity, user_repository=user_repository)
-    unlink_identity = providers.Factory(UnlinkIdentity, user_repository=user_repository)
+    link_identity = providers.Factory(
+        on_demand.link_identity, user_repository=user_repository
+    )
+    unlink_identity = providers.Factory(
+        on_demand.unlink_identity, user_repository=user_repository
+    )
     merge_users = providers.Factory(
-        MergeUsers, user_repository=user_repository, clock=clock
+        on_demand.merge_users, user_repository=user_repository, clock=clock
     )
 
     # web entrypoints: the signed login cookie (key derived from the signing key)
     login_state: providers.Provider[LoginStateCodec] = providers.ThreadSafeSingleton(
-        LoginStateCodec,
-        key=providers.ThreadSafeSingleton(derive_login_state_key, key_ring),
+        on_demand.login_state_codec,
+        key=providers.ThreadSafeSingleton(on_demand.login_state_key, key_ring),
         clock=clock,
     )
 

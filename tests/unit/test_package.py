@@ -50,6 +50,27 @@ def test_domain_imports_no_io_library() -> None:
     assert not any(m.startswith("wikibot_auth.adapters") for m in loaded)
 
 
+# What the Lambda authorizer never uses: importing its module (and so the
+# container) leaves them unimported (entrypoints/on_demand.py), as every
+# module costs its cold start.
+NOT_ON_THE_AUTHORIZER_PATH = (
+    "adapters.bounded_http",
+    "adapters.local_idp",
+    "adapters.memory",
+    "adapters.sqlite",
+    "domain.migration",
+    "domain.repairs",
+    "entrypoints.login_state",
+)
+
+
+def test_the_lambda_module_imports_nothing_the_authorizer_never_uses() -> None:
+    loaded = _modules_after("import wikibot_auth.entrypoints.aws_lambda")
+    assert "wikibot_auth.entrypoints.containers" in loaded
+    unused = {f"wikibot_auth.{name}" for name in NOT_ON_THE_AUTHORIZER_PATH}
+    assert not unused & loaded
+
+
 SRC = Path(wikibot_auth.__file__).resolve().parent
 # Shared technical helpers: adapters may import these, and nothing else of
 # src/adapters/ (DESIGN "The hexagon": an adapter knows no other adapter).

@@ -1,0 +1,111 @@
+"""The container's factories of what only some configurations use, imported late.
+
+Each imports its module on its first call. Every entrypoint builds the same
+container, and the Lambda authorizer resolves only ``authenticate`` from it:
+what it never resolves (the other stores, the IdPs' HTTP client, the
+operators' migration and repair tools, the login cookie, the local IdP) is
+thus never imported at its cold start. That spares heavy libraries (httpx,
+sqlite3) and attrs classes, each of which costs about half a millisecond to
+create (these modules hold a dozen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..domain.ports import Clock, IdentityDirectory, UserRepository
+
+if TYPE_CHECKING:
+    from ..adapters.bounded_http import BoundedHttpClient
+    from ..adapters.dynamodb_table import DynamoDBTable
+    from ..adapters.key_ring import KeyRing
+    from ..adapters.local_idp import LocalIdentityProvider
+    from ..adapters.memory import InMemoryUserRepository
+    from ..adapters.sqlite import SQLiteUserRepository
+    from ..domain.migration import BackfillIdentities, MigrationReport
+    from ..domain.repairs import LinkIdentity, MergeUsers, UnlinkIdentity
+    from .login_state import LoginStateCodec
+
+
+def idp_http_client(timeout: float) -> Iterator[BoundedHttpClient]:
+    from ..adapters.bounded_http import open_bounded_http_client
+
+    yield from open_bounded_http_client(timeout)
+
+
+def sqlite_user_repository(path: str, clock: Clock) -> SQLiteUserRepository:
+    from ..adapters.sqlite import SQLiteUserRepository
+
+    return SQLiteUserRepository(path, clock=clock)
+
+
+def dynamodb_table(client: Any, table: str) -> DynamoDBTable:
+    from ..adapters.dynamodb_table import DynamoDBTable
+
+    return DynamoDBTable(client, table)
+
+
+def memory_user_repository(clock: Clock) -> InMemoryUserRepository:
+    from ..adapters.memory import InMemoryUserRepository
+
+    return InMemoryUserRepository(clock=clock)
+
+
+def local_identity_provider(clock: Clock, sign_in_url: str) -> LocalIdentityProvider:
+    from ..adapters.local_idp import LocalIdentityProvider
+
+    return LocalIdentityProvider(clock, sign_in_url=sign_in_url)
+
+
+def migration_report(user_repository: UserRepository) -> MigrationReport:
+    from ..domain.migration import MigrationReport
+
+    return MigrationReport(user_repository)
+
+
+def backfill_identities(
+    user_repository: UserRepository,
+    identity_directory: IdentityDirectory | None,
+    sleep: Callable[[float], None],
+) -> BackfillIdentities:
+    from ..domain.migration import BackfillIdentities
+
+    return BackfillIdentities(user_repository, identity_directory, sleep)
+
+
+def link_identity(user_repository: UserRepository) -> LinkIdentity:
+    from ..domain.repairs import LinkIdentity
+
+    return LinkIdentity(user_repository)
+
+
+def unlink_identity(user_repository: UserRepository) -> UnlinkIdentity:
+    from ..domain.repairs import UnlinkIdentity
+
+    return UnlinkIdentity(user_repository)
+
+
+def merge_users(user_repository: UserRepository, clock: Clock) -> MergeUsers:
+    from ..domain.repairs import MergeUsers
+
+    return MergeUsers(user_repository, clock)
+
+
+def login_state_key(key_ring: KeyRing) -> bytes:
+    from .login_state import derive_login_state_key
+
+    return derive_login_state_key(key_ring)
+
+
+def login_state_codec(key: bytes, clock: Clock) -> LoginStateCodec:
+    from .login_state import LoginStateCodec
+
+    return LoginStateCodec(key=key, clock=clock)
+
+
+def login_state_label() -> bytes:
+    """The label the login cookie's key is derived under (KMS signs it)."""
+    from .login_state import HKDF_INFO
+
+    return HKDF_INFO
