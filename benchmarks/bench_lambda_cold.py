@@ -2,9 +2,12 @@
 
     .venv/bin/python -m benchmarks lambda_cold
 
-Every measurement is a fresh ``python`` process of a virtual environment with
-the runtime dependencies only (``.bench-venv/``, ``pip install .`` with no
-extras; rebuilt when pyproject.toml, setup.py or src/ change). Configuration as
+Every measurement is a fresh ``python`` process of ``.bench-venv/``: the
+slim base package (no extras) and what it requires, nothing else, as the
+authorizer's Lambda function ships it (``runtime_venv``: rebuilt from nothing
+when the sources change; the table lists what it holds). dependency-injector
+imports Starlette, FastAPI and pydantic-settings whenever they are installed,
+so anything more would be measured too. Configuration as
 a deployed authorizer: ``WIKIBOT_AUTH_USER_STORE=dynamodb://table``, a public
 keys file, ``AWS_DEFAULT_REGION`` and credentials in the environment (as Lambda
 sets them); no network call is made.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -92,33 +96,85 @@ marks["first_call"] = (time.perf_counter() - _t0) * 1000
 )
 
 
+# What makes the virtualenv: bump when runtime_venv() changes how it builds it.
+RECIPE = "2: fresh venv without pip, one wheel built from a copy of the sources"
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "src")
+# Never in the authorizer's virtualenv: dependency-injector imports Starlette,
+# FastAPI, pydantic-settings and Flask whenever they are installed.
+WEB = frozenset(
+    {"starlette", "fastapi", "pydantic", "pydantic-settings", "uvicorn", "mangum"}
+)
+
+
 def _source_digest() -> str:
-    digest = hashlib.sha256()
-    for path in sorted(
-        [ROOT / "pyproject.toml", ROOT / "setup.py", *(ROOT / "src").rglob("*.py")]
-    ):
-        if path.exists():
-            digest.update(str(path.relative_to(ROOT)).encode())
-            digest.update(path.read_bytes())
+    digest = hashlib.sha256(f"{RECIPE}\n{sys.version}\n".encode())
+    paths = [ROOT / name for name in SOURCES if (ROOT / name).is_file()]
+    paths += (ROOT / "src").rglob("*.py")
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
+def _held(python: Path) -> list[str]:
+    """``name==version`` of every distribution the virtualenv holds."""
+    code = (
+        "import importlib.metadata as m, json; print(json.dumps(sorted("
+        "f\"{d.metadata['Name'].lower()}=={d.version}\" for d in m.distributions())))"
+    )
+    done = subprocess.run(
+        [str(python), "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    held: list[str] = json.loads(done.stdout)
+    return held
+
+
 def runtime_venv() -> Path:
-    """``.bench-venv`` with ``pip install .`` (runtime dependencies only)."""
+    """``.bench-venv``: the base package (no extras) and what it requires,
+    nothing else, as the authorizer's Lambda function holds it.
+
+    Rebuilt from nothing whenever the sources, the recipe or the interpreter
+    change: a fresh virtualenv without pip or setuptools, into which this
+    interpreter's pip installs one wheel built from a copy of the sources
+    (what ``make lambda`` does for the authorizer, for this machine's
+    platform). pip's installation report must name every distribution the
+    virtualenv then holds, and none may be a web framework.
+    """
     python = BENCH_VENV / "bin" / "python"
     stamp = BENCH_VENV / ".stamp-source"
     wanted = _source_digest()
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
-    if not python.exists():
-        print(f"creating {BENCH_VENV} (runtime dependencies only)...", flush=True)
-        venv.create(BENCH_VENV, with_pip=True, clear=True)
-    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
-    with tempfile.TemporaryDirectory() as build:
-        subprocess.run([*pip, str(ROOT)], check=True, cwd=build)
+    print(f"building {BENCH_VENV} (the base package only)...", flush=True)
+    venv.create(BENCH_VENV, with_pip=False, clear=True)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    with tempfile.TemporaryDirectory() as build_name:
+        build = Path(build_name)
+        source = build / "source"
+        source.mkdir()
+        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+        for name in SOURCES:
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, source / name, ignore=ignore)
+            elif (ROOT / name).exists():
+                shutil.copy2(ROOT / name, source / name)
+        wheels = build / "wheel"
         subprocess.run(
-            [*pip, "--no-deps", "--force-reinstall", str(ROOT)], check=True, cwd=build
+            [*pip, "wheel", "--no-deps", "--wheel-dir", str(wheels), str(source)],
+            check=True,
+            cwd=build,
         )
+        (wheel,) = wheels.glob("*.whl")
+        report = build / "report.json"
+        install = ["--python", str(python), "install", "--report", str(report)]
+        subprocess.run([*pip, *install, str(wheel)], check=True, cwd=build)
+        installed = {
+            f"{item['metadata']['name'].lower()}=={item['metadata']['version']}"
+            for item in json.loads(report.read_text())["install"]
+        }
+    held = _held(python)
+    if set(held) != installed or any(h.split("==")[0] in WEB for h in held):
+        raise RuntimeError(f"{BENCH_VENV} holds {held}, pip installed {installed}")
     stamp.write_text(wanted)
     return python
 
@@ -236,6 +292,7 @@ def run() -> None:
     from benchmarks.harness import record
 
     python = runtime_venv()
+    held = _held(python)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         env = _environment(tmp)
@@ -254,8 +311,10 @@ def run() -> None:
     med = {name: statistics.median(values) for name, values in samples.items()}
     floor = med["floor build"]
     print(
-        f"\n## Lambda cold start ({RUNS} fresh processes each, {python.parent.parent.name}, runtime deps only)"
+        f"\n## Lambda cold start ({RUNS} fresh processes each, "
+        f"{python.parent.parent.name}: the base package only)"
     )
+    print(f"virtualenv holds ({len(held)}): {' '.join(held)}")
     print(f"{'stage':<32} {'median ms':>10} {'min-max ms':>15} {'x floor':>8}")
     for name in (
         "floor build",
