@@ -37,6 +37,10 @@ class LRUCache(Generic[K, V]):
                 pass
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The value, without making it the most recently used."""
+        return self._items.get(key)
+
     def put(self, key: K, value: V) -> None:
         with self._lock:
             self._items[key] = value

@@ -213,6 +213,14 @@ class RS256TokenSigner:
         self._rules.check_times(self._clock.now(), entry[1])
         return entry[0]
 
+    def acceptable_between(self, claims: TokenClaims) -> tuple[float, float]:
+        # check_times passes for every t in [start, end), a second inside
+        # each bound: no rounding matters, nor that ``iat`` and ``nbf`` come
+        # rounded down here (they are checked as the token states them).
+        leeway = self._rules.leeway
+        earliest = claims.iat if claims.nbf is None else max(claims.iat, claims.nbf)
+        return earliest - leeway + 1, claims.exp + leeway - 1
+
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         return self._key_ring.jwks()
 

@@ -11,11 +11,19 @@ takes no thread hop on a hit.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping, Sequence
 
 from ..domain.model import Identity, User, UserPage, UserWithIdentities
-from ..domain.ports import CachedUsers, Clock, UserRepository
+from ..domain.ports import (
+    AnswerMemory,
+    CachedUsers,
+    Clock,
+    RememberedAnswer,
+    UserLease,
+    UserRepository,
+)
 from .lru import LRUCache
 
 DEFAULT_MAX_ENTRIES = 10_000
@@ -56,6 +64,19 @@ class CachingUserRepository:
         if entry is not None and 0 <= self._clock.now() - entry[1] < self._ttl:
             return entry[0]
         return None
+
+    def lease(self, user_id: str) -> UserLease | None:
+        entry = self._entries.peek(user_id)
+        if entry is None:
+            return None
+        user, read_at = entry
+        # t < end implies t - read_at < ttl, as get() checks it, whichever way
+        # read_at + ttl rounds.
+        return user, read_at, math.nextafter(read_at + self._ttl, -math.inf), entry
+
+    def holds(self, user_id: str, entry: object) -> bool:
+        # Every read kept, and every write, puts or drops a new entry tuple.
+        return self._entries.peek(user_id) is entry
 
     def get(self, user_id: str) -> User | None:
         now = self._clock.now()
@@ -146,3 +167,14 @@ def with_user_cache(store: UserRepository, clock: Clock, ttl: float) -> UserRepo
 def cached_users_of(repository: UserRepository) -> CachedUsers | None:
     """The memory in front of ``repository``, if it has one."""
     return repository if isinstance(repository, CachingUserRepository) else None
+
+
+def answer_memory_of(
+    cached_users: CachedUsers | None, max_entries: int = DEFAULT_MAX_ENTRIES
+) -> AnswerMemory | None:
+    """A memory of ``authenticate``'s answers when there is a user cache (its
+    answers live no longer than the records they were made from)."""
+    if cached_users is None:
+        return None
+    answers: LRUCache[str, RememberedAnswer] = LRUCache(max_entries)
+    return answers

@@ -48,3 +48,15 @@ def parse_authorization_header(value: str | None) -> str:
     if not body or body.encode("ascii").translate(None, _TOKEN_CHARACTERS):
         raise InvalidRequest("malformed Bearer credentials")
     return token
+
+
+def is_b64token(token: str) -> bool:
+    """Whether ``token`` is a b64token without padding: then
+    ``parse_authorization_header("Bearer " + token)`` is ``token`` whenever
+    that header is at most ``MAX_HEADER_BYTES`` long."""
+    return (
+        token.isascii()
+        and bool(token)
+        and not token.encode("ascii").translate(None, _TOKEN_CHARACTERS)
+        and not token.endswith("=")
+    )

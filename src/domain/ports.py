@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .model import (
+    AuthenticatedUser,
     AuthorizationRequest,
     Identity,
     IdentityProfile,
@@ -49,6 +50,13 @@ class TokenSigner(Protocol):
             TokenExpired: ``exp`` has passed (beyond the leeway).
             InvalidToken: anything else is wrong with the token.
         """
+        ...
+
+    def acceptable_between(self, claims: TokenClaims) -> tuple[float, float]:
+        """``(start, end)``: ``validate_token`` of the token that verified to
+        ``claims`` passes its time rules at every instant ``t`` with
+        ``start <= t < end``. Inside the exact bounds, so that no rounding
+        matters; it may be empty."""
         ...
 
     def jwks(self) -> Mapping[str, Any]:
@@ -218,3 +226,32 @@ class CachedUsers(Protocol):
     def peek(self, user_id: str) -> User | None:
         """The remembered record, or None on a miss (not an absence)."""
         ...
+
+    def lease(self, user_id: str) -> UserLease | None:
+        """``(record, start, end, entry)``: the remembered record, the instants
+        between which it is reused (``start <= t < end``) and the entry that
+        holds it; None on a miss."""
+        ...
+
+    def holds(self, user_id: str, entry: object) -> bool:
+        """Whether ``entry`` (from ``lease``) still holds ``user_id``'s record:
+        a write made through this memory, a newer read or an eviction ends it."""
+        ...
+
+
+UserLease = tuple[User, float, float, object]
+
+# An answer of ``authenticate`` and what it stays right under: the user memory
+# and the entry (``CachedUsers.lease``) its record came from, under the user id
+# it was asked for, and the instants between which both the token and that
+# record are still accepted as they were.
+RememberedAnswer = tuple[AuthenticatedUser, CachedUsers, str, object, float, float]
+
+
+class AnswerMemory(Protocol):
+    """A bounded memory of ``authenticate``'s answers by token (the user cache
+    on): a warm request is one lookup."""
+
+    def get(self, token: str) -> RememberedAnswer | None: ...
+
+    def put(self, token: str, answer: RememberedAnswer) -> None: ...

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -11,14 +9,13 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from .audit import audit
-from .bearer import parse_authorization_header
+from .authenticate import Authenticate as Authenticate
+from .authenticate import check_user as check_user
 from .errors import (
     AuthError,
     InvalidCallback,
     InvalidRequest,
     NotConfigured,
-    TokenRevoked,
-    UnknownUser,
     UserDisabled,
 )
 from .model import (
@@ -28,12 +25,11 @@ from .model import (
     IdentityProfile,
     LoginCallback,
     LoginResult,
-    TokenClaims,
     User,
     is_valid_code_verifier,
     new_user_id,
 )
-from .ports import CachedUsers, Clock, IdentityProvider, TokenSigner, UserRepository
+from .ports import Clock, IdentityProvider, TokenSigner, UserRepository
 
 logger = logging.getLogger("wikibot_auth")
 
@@ -62,107 +58,9 @@ def pick_identity_provider(
     return found
 
 
-def check_user(user: User | None, claims: TokenClaims) -> AuthenticatedUser:
-    """The revocation rules, applied to whichever record is at hand: a token
-    whose ``gen`` is below the record's ``token_generation`` is revoked; one
-    minted before the counter (no ``gen``) counts as generation 0 and keeps
-    the rule it was minted under (``iat < tokens_valid_after``).
-
-    Raises:
-        UnknownUser, UserDisabled, TokenRevoked
-    """
-    if user is None:
-        raise UnknownUser()
-    if user.disabled:
-        raise UserDisabled()
-    if claims.gen is None:
-        revoked = user.token_generation > 0 or claims.iat < user.tokens_valid_after
-    else:
-        revoked = claims.gen < user.token_generation
-    if revoked:
-        raise TokenRevoked()
-    return AuthenticatedUser.from_user(user)
-
-
-@attrs.frozen
-class Authenticate:
-    """The request path: ``authenticate(authorization_header) -> AuthenticatedUser``.
-
-    ``authenticate(header)`` and ``.token(token)`` (a bare token, e.g. from the
-    token cookie) block on the user store when they must; ``await
-    .acall(header)`` and ``await .atoken(token)`` verify inline (CPU only), ask
-    ``cached_users`` inline, and read the store in a worker thread only on a
-    miss. A refusal of a valid token's user carries the token's ``sub`` as the
-    error's ``subject``.
-
-    Raises:
-        MissingToken, InvalidRequest: the header is absent or malformed.
-        InvalidToken, TokenExpired, TokenRevoked: the token is not acceptable.
-        UnknownUser, UserDisabled: the token names no usable user.
-        StoreUnavailable: the user store could not be read.
-    """
-
-    token_signer: TokenSigner
-    user_repository: UserRepository
-    cached_users: CachedUsers | None = None
-
-    def __call__(self, authorization_header: str | None) -> AuthenticatedUser:
-        return self.token(parse_authorization_header(authorization_header))
-
-    def token(self, token: str) -> AuthenticatedUser:
-        try:  # self._verify, inline: this is the hot path
-            claims = self.token_signer.validate_token(token)
-        except AuthError as exc:
-            _log_rejection(token, exc)
-            raise
-        try:
-            return check_user(self.user_repository.get(claims.sub), claims)
-        except AuthError as exc:  # not a context manager: this is the hot path
-            _refused(token, claims, exc)
-            raise
-
-    async def acall(self, authorization_header: str | None) -> AuthenticatedUser:
-        return await self.atoken(parse_authorization_header(authorization_header))
-
-    async def atoken(self, token: str) -> AuthenticatedUser:
-        claims = self._verify(token)
-        try:
-            cached = self.cached_users
-            user = None if cached is None else cached.peek(claims.sub)
-            if user is None:
-                user = await asyncio.to_thread(self.user_repository.get, claims.sub)
-            return check_user(user, claims)
-        except AuthError as exc:
-            _refused(token, claims, exc)
-            raise
-
-    def _verify(self, token: str) -> TokenClaims:
-        try:
-            return self.token_signer.validate_token(token)
-        except AuthError as exc:
-            _log_rejection(token, exc)
-            raise
-
-
 def _linked(user_id: str, identity: Identity, linked: list[str]) -> None:
     audit("identity.linked", user_id=user_id, provider=identity.provider, by="login")
     linked.append(identity.provider)
-
-
-def _refused(token: str, claims: TokenClaims, exc: AuthError) -> None:
-    exc.subject = claims.sub
-    _log_rejection(token, exc)
-
-
-def _log_rejection(token: str, exc: AuthError) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
-        digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-        audit(
-            "token.rejected",
-            level=logging.DEBUG,
-            code=exc.code,
-            token_sha256_8=digest[:8],
-        )
 
 
 @attrs.frozen

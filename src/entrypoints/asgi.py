@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from ..domain.bearer import parse_authorization_header
 from ..domain.errors import AuthError, InternalError, MissingToken
 from ..domain.model import AuthenticatedUser
 from ..domain.use_cases import Authenticate
@@ -157,8 +156,7 @@ class AuthMiddleware:
             # exactly one Authorization header, the usual case, first.
             header = _authorization(scope)
             if header is not None:
-                token = parse_authorization_header(header.decode("latin-1"))
-                user = await self.authenticate.atoken(token)
+                user = await self.authenticate.acall(header.decode("latin-1"))
             else:
                 user = await authenticate_scope(
                     scope,

@@ -26,8 +26,9 @@ from ..adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
 from ..adapters.key_ring import KeyRing, SigningBackend
 from ..adapters.rs256 import RS256TokenSigner
 from ..adapters.system_clock import SystemClock
-from ..adapters.user_cache import cached_users_of, with_user_cache
+from ..adapters.user_cache import answer_memory_of, cached_users_of, with_user_cache
 from ..domain.ports import (
+    AnswerMemory,
     CachedUsers,
     Clock,
     IdentityDirectory,
@@ -241,6 +242,10 @@ class Container(containers.DeclarativeContainer):
     cached_users: providers.Provider[CachedUsers | None] = providers.Callable(
         cached_users_of, user_repository
     )
+    # authenticate's answers by token, while the user cache would answer the same.
+    answers: providers.Provider[AnswerMemory | None] = providers.ThreadSafeSingleton(
+        answer_memory_of, cached_users
+    )
 
     # The IdPs' one bounded HTTP client, closed by ``shutdown_resources()``.
     idp_http_client: providers.Resource[BoundedHttpClient] = providers.Resource(
@@ -320,6 +325,8 @@ class Container(containers.DeclarativeContainer):
         token_signer=token_signer,
         user_repository=user_repository,
         cached_users=cached_users,
+        answers=answers,
+        clock=clock,
     )
     exchange_auth_code = providers.Factory(
         ExchangeAuthCode,

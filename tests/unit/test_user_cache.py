@@ -14,6 +14,7 @@ from tests.threads import run_together
 from wikibot_auth.adapters.memory import FixedClock, InMemoryUserRepository
 from wikibot_auth.adapters.user_cache import (
     CachingUserRepository,
+    answer_memory_of,
     cached_users_of,
     with_user_cache,
 )
@@ -41,11 +42,12 @@ def cached_repo(repo, clock):
 
 @pytest.fixture(params=[0.0, TTL], ids=["user-cache-off", "user-cache-5s"])
 def stack(request, idp, repo, signer, clock):
-    """Authenticate and the operator's use cases over both caches, as wired."""
+    """Authenticate and the operator's use cases over every cache, as wired."""
     users = with_user_cache(repo, clock, request.param)
     tokens = signer
+    cached = cached_users_of(users)
     return (
-        Authenticate(tokens, users, cached_users_of(users)),
+        Authenticate(tokens, users, cached, answer_memory_of(cached), clock),
         ExchangeAuthCode(idp, users, tokens, clock),
         SignOutEverywhere(users, clock),
         SetUserDisabled(users, clock),
@@ -87,7 +89,7 @@ def test_a_revocation_by_another_process_is_seen_within_the_ttl(
 ):
     result = login(workos_profile())
     users = CachingUserRepository(repo, clock, TTL)
-    authenticate = Authenticate(signer, users, users)
+    authenticate = Authenticate(signer, users, users, answer_memory_of(users), clock)
     header = f"Bearer {result.token}"
     authenticate(header)
     SignOutEverywhere(repo, clock)(result.user.user_id)  # straight to the store
