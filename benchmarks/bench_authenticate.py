@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from benchmarks.bench_tokens import floor_verify, profile
+from benchmarks.bench_tokens import floor_verify, profile, wired
 from benchmarks.harness import Bench, verdict
 from wikibot_auth.adapters.key_files import generate_private_key
 from wikibot_auth.adapters.key_ring import KeyRing
@@ -106,8 +106,11 @@ def run() -> None:
             store.create(user, [profile().alias, Identity("google", "1234567890")])
             for ttl in USER_CACHE_TTLS:
                 users = with_user_cache(store, clock, ttl)
-                cold = Authenticate(
-                    RS256TokenSigner(signer.key_ring, clock, cache_size=1), users
+                cold = wired(
+                    RS256TokenSigner(signer.key_ring, clock, cache_size=1),
+                    users,
+                    clock,
+                    answers=1,  # the two alternating tokens always miss
                 )
                 headers = [f"Bearer {token}", f"Bearer {other}"]
 
@@ -117,7 +120,7 @@ def run() -> None:
                     headers.reverse()  # the one-entry cache always misses
                     return cold(headers[0])
 
-                warm = Authenticate(RS256TokenSigner(signer.key_ring, clock), users)
+                warm = wired(RS256TokenSigner(signer.key_ring, clock), users, clock)
                 bench.add(f"{store_name}: cold, user cache {ttl:g} s", cold_auth)
                 bench.add(
                     f"{store_name}: warm, user cache {ttl:g} s",
