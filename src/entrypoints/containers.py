@@ -27,6 +27,7 @@ from ..adapters.key_ring import KeyRing, SigningBackend
 from ..adapters.rs256 import RS256TokenSigner
 from ..adapters.system_clock import SystemClock
 from ..adapters.user_cache import answer_memory_of, cached_users_of, with_user_cache
+from ..domain.authenticate import Authenticate
 from ..domain.ports import (
     AnswerMemory,
     CachedUsers,
@@ -35,13 +36,6 @@ from ..domain.ports import (
     IdentityProvider,
     TokenSigner,
     UserRepository,
-)
-from ..domain.use_cases import (
-    Authenticate,
-    AuthorizationUrl,
-    ExchangeAuthCode,
-    SetUserDisabled,
-    SignOutEverywhere,
 )
 from . import on_demand
 from .identity_providers import (
@@ -329,7 +323,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     exchange_auth_code = providers.Factory(
-        ExchangeAuthCode,
+        on_demand.exchange_auth_code,
         identity_provider=providers.Callable(first_of, identity_providers),
         user_repository=user_repository,
         token_signer=token_signer,
@@ -337,15 +331,15 @@ class Container(containers.DeclarativeContainer):
         identity_providers=identity_providers,
     )
     authorization_url = providers.Factory(
-        AuthorizationUrl,
+        on_demand.authorization_url,
         identity_provider=providers.Callable(first_of, identity_providers),
         identity_providers=identity_providers,
     )
     sign_out_everywhere = providers.Factory(
-        SignOutEverywhere, user_repository=user_repository, clock=clock
+        on_demand.sign_out_everywhere, user_repository=user_repository, clock=clock
     )
     set_user_disabled = providers.Factory(
-        SetUserDisabled, user_repository=user_repository, clock=clock
+        on_demand.set_user_disabled, user_repository=user_repository, clock=clock
     )
     # the operator's tools for leaving WorkOS; the backfill waits out a 429
     # with ``sleep`` (tests override it)

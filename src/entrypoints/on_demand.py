@@ -2,19 +2,25 @@
 
 Each imports its module on its first call. Every entrypoint builds the same
 container, and the Lambda authorizer resolves only ``authenticate`` from it:
-what it never resolves (the other stores, the IdPs' HTTP client, the
-operators' migration and repair tools, the login cookie, the local IdP) is
-thus never imported at its cold start. That spares heavy libraries (httpx,
+what it never resolves (the other stores, the IdPs' HTTP client, the other
+use cases, the operators' migration and repair tools, the login cookie, the
+local IdP) is thus never imported at its cold start. That spares heavy libraries (httpx,
 sqlite3) and attrs classes, each of which costs about half a millisecond to
 create (these modules hold a dozen).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..domain.ports import Clock, IdentityDirectory, UserRepository
+from ..domain.ports import (
+    Clock,
+    IdentityDirectory,
+    IdentityProvider,
+    TokenSigner,
+    UserRepository,
+)
 
 if TYPE_CHECKING:
     from ..adapters.bounded_http import BoundedHttpClient
@@ -25,6 +31,12 @@ if TYPE_CHECKING:
     from ..adapters.sqlite import SQLiteUserRepository
     from ..domain.migration import BackfillIdentities, MigrationReport
     from ..domain.repairs import LinkIdentity, MergeUsers, UnlinkIdentity
+    from ..domain.use_cases import (
+        AuthorizationUrl,
+        ExchangeAuthCode,
+        SetUserDisabled,
+        SignOutEverywhere,
+    )
     from .login_state import LoginStateCodec
 
 
@@ -56,6 +68,47 @@ def local_identity_provider(clock: Clock, sign_in_url: str) -> LocalIdentityProv
     from ..adapters.local_idp import LocalIdentityProvider
 
     return LocalIdentityProvider(clock, sign_in_url=sign_in_url)
+
+
+def exchange_auth_code(
+    identity_provider: IdentityProvider | None,
+    user_repository: UserRepository,
+    token_signer: TokenSigner,
+    clock: Clock,
+    identity_providers: Mapping[str, IdentityProvider],
+) -> ExchangeAuthCode:
+    from ..domain.use_cases import ExchangeAuthCode
+
+    return ExchangeAuthCode(
+        identity_provider,
+        user_repository,
+        token_signer,
+        clock,
+        identity_providers=identity_providers,
+    )
+
+
+def authorization_url(
+    identity_provider: IdentityProvider | None,
+    identity_providers: Mapping[str, IdentityProvider],
+) -> AuthorizationUrl:
+    from ..domain.use_cases import AuthorizationUrl
+
+    return AuthorizationUrl(identity_provider, identity_providers)
+
+
+def sign_out_everywhere(
+    user_repository: UserRepository, clock: Clock
+) -> SignOutEverywhere:
+    from ..domain.use_cases import SignOutEverywhere
+
+    return SignOutEverywhere(user_repository, clock)
+
+
+def set_user_disabled(user_repository: UserRepository, clock: Clock) -> SetUserDisabled:
+    from ..domain.use_cases import SetUserDisabled
+
+    return SetUserDisabled(user_repository, clock)
 
 
 def migration_report(user_repository: UserRepository) -> MigrationReport:

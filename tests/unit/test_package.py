@@ -60,6 +60,7 @@ NOT_ON_THE_AUTHORIZER_PATH = (
     "adapters.sqlite",
     "domain.migration",
     "domain.repairs",
+    "domain.use_cases",
     "entrypoints.login_state",
 )
 
