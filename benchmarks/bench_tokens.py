@@ -31,7 +31,12 @@ from wikibot_auth.adapters.user_cache import (
     answer_memory_of,
     cached_users_of,
 )
-from wikibot_auth.domain.model import Identity, IdentityProfile, User
+from wikibot_auth.domain.model import (
+    AuthenticatedUser,
+    Identity,
+    IdentityProfile,
+    User,
+)
 from wikibot_auth.domain.pkce import new_code_verifier
 from wikibot_auth.domain.ports import Clock, TokenSigner, UserRepository
 from wikibot_auth.domain.use_cases import Authenticate, ExchangeAuthCode
@@ -336,27 +341,54 @@ def run_memory(signer: RS256TokenSigner, token: str) -> None:
             f"token cache, {cache.cached_tokens():,} x {label} ({size} chars): "
             f"{used / 2**20:.1f} MiB ({used / cache.cached_tokens():,.0f} B per entry)"
         )
-    store = InMemoryUserRepository()
-    for i in range(10_000):
-        store.create(
-            User(
-                user_id=f"usr_{i:032x}",
-                email=f"{i:010d}" + "e" * 234 + "@example.com",
-                display_name="n" * 256,
-                oauth_provider="microsoft",
-                oauth_provider_sub=f"{i:064d}",
-                workos_user_id=f"user_{i:026d}",
-            ),
-            [Identity.workos(f"user_{i:026d}")],
-        )
-    users = CachingUserRepository(store, SystemClock(), USER_CACHE_TTL)
+    items = {
+        f"usr_{i:032x}": User(
+            user_id=f"usr_{i:032x}",
+            email=f"{i:010d}" + "e" * 234 + "@example.com",
+            display_name="n" * 256,
+            oauth_provider="microsoft",
+            oauth_provider_sub=f"{i:064d}",
+            workos_user_id=f"user_{i:026d}",
+        ).to_item()
+        for i in range(10_000)
+    }
+    users = CachingUserRepository(FreshReads(items), SystemClock(), USER_CACHE_TTL)
 
     def fill_users() -> None:
         for i in range(10_000):
-            users.get(f"usr_{i:032x}")
+            users.get(f"usr_{i:032x}")  # a key of its own, as a token's sub
 
     used, _ = _traced(fill_users)
     print(
         f"user cache, {len(users):,} users (254-char email, 256-char name): "
         f"{used / 2**20:.1f} MiB ({used / len(users):,.0f} B per entry)"
     )
+    answers = answer_memory_of(users)
+    assert answers is not None
+    tokens = {user_id: f"{user_id}.{'t' * 560}" for user_id in items}  # ours: ~600
+
+    def fill_answers() -> None:
+        for user_id, token in tokens.items():
+            lease = users.lease(user_id)
+            assert lease is not None
+            record, start, end, entry = lease
+            answer = AuthenticatedUser.from_user(record)
+            answers.put(token, (answer, users, user_id, entry, start, end))
+
+    used, _ = _traced(fill_answers)
+    print(
+        f"remembered answers, {len(tokens):,} tokens: {used / 2**20:.1f} MiB "
+        f"({used / len(tokens):,.0f} B per entry; the token strings and the records "
+        "are the token cache's and the user cache's)"
+    )
+
+
+class FreshReads:
+    """A store that reads a new record each time, as SQLite and DynamoDB do
+    (the in-memory store hands back the one it keeps)."""
+
+    def __init__(self, items: dict[str, dict[str, Any]]) -> None:
+        self.items = items
+
+    def get(self, user_id: str) -> User | None:
+        return User.from_item(self.items[user_id])
