@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from typing import TypeGuard
 
 import attrs
 
@@ -87,10 +88,13 @@ class Authenticate:
 
     def __call__(self, authorization_header: str | None) -> AuthenticatedUser:
         answers = self.answers
-        if answers is not None:
-            answer = self._recalled_header(answers, authorization_header)
+        if answers is None:
+            return self._answer(parse_authorization_header(authorization_header))
+        if _usual(authorization_header):
+            answer = self._recalled(answers, authorization_header[7:])
             if answer is not None:
                 return answer
+            return self._answer(parse_authorization_header(authorization_header))
         return self.token(parse_authorization_header(authorization_header))
 
     def token(self, token: str) -> AuthenticatedUser:
@@ -99,26 +103,19 @@ class Authenticate:
             answer = self._recalled(answers, token)
             if answer is not None:
                 return answer
-        try:  # self._verify, inline: this is the hot path
-            claims = self.token_signer.validate_token(token)
-        except AuthError as exc:
-            _log_rejection(token, exc)
-            raise
-        try:
-            answer = check_user(self.user_repository.get(claims.sub), claims)
-        except AuthError as exc:  # not a context manager: this is the hot path
-            _refused(token, claims, exc)
-            raise
-        if answers is not None:
-            self._remember(answers, token, claims, answer)
-        return answer
+        return self._answer(token)
 
     async def acall(self, authorization_header: str | None) -> AuthenticatedUser:
         answers = self.answers
-        if answers is not None:
-            answer = self._recalled_header(answers, authorization_header)
+        if answers is None:
+            token = parse_authorization_header(authorization_header)
+            return await self._aanswer(token)
+        if _usual(authorization_header):
+            answer = self._recalled(answers, authorization_header[7:])
             if answer is not None:
                 return answer
+            token = parse_authorization_header(authorization_header)
+            return await self._aanswer(token)
         return await self.atoken(parse_authorization_header(authorization_header))
 
     async def atoken(self, token: str) -> AuthenticatedUser:
@@ -127,6 +124,24 @@ class Authenticate:
             answer = self._recalled(answers, token)
             if answer is not None:
                 return answer
+        return await self._aanswer(token)
+
+    def _answer(self, token: str) -> AuthenticatedUser:
+        try:  # self._verify, inline
+            claims = self.token_signer.validate_token(token)
+        except AuthError as exc:
+            _log_rejection(token, exc)
+            raise
+        try:
+            answer = check_user(self.user_repository.get(claims.sub), claims)
+        except AuthError as exc:  # not a context manager: the path of every miss
+            _refused(token, claims, exc)
+            raise
+        if self.answers is not None:
+            self._remember(self.answers, token, claims, answer)
+        return answer
+
+    async def _aanswer(self, token: str) -> AuthenticatedUser:
         claims = self._verify(token)
         try:
             cached = self.cached_users
@@ -137,8 +152,8 @@ class Authenticate:
         except AuthError as exc:
             _refused(token, claims, exc)
             raise
-        if answers is not None:
-            self._remember(answers, token, claims, answer)
+        if self.answers is not None:
+            self._remember(self.answers, token, claims, answer)
         return answer
 
     def _verify(self, token: str) -> TokenClaims:
@@ -147,19 +162,6 @@ class Authenticate:
         except AuthError as exc:
             _log_rejection(token, exc)
             raise
-
-    def _recalled_header(
-        self, answers: AnswerMemory, header: str | None
-    ) -> AuthenticatedUser | None:
-        # "Bearer <token>", as nearly every client writes it: only b64tokens
-        # are remembered, so parsing this header would give that token.
-        if (
-            type(header) is str
-            and len(header) <= MAX_HEADER_BYTES
-            and header.startswith("Bearer ")
-        ):
-            return self._recalled(answers, header[7:])
-        return None
 
     def _recalled(self, answers: AnswerMemory, token: str) -> AuthenticatedUser | None:
         if type(token) is not str:  # anything else is refused by the signer
@@ -196,6 +198,17 @@ class Authenticate:
         start, end = max(start, read_at), min(end, reused_until)
         if start < end:
             answers.put(token, (answer, cached, claims.sub, held, start, end))
+
+
+def _usual(header: str | None) -> TypeGuard[str]:
+    """``Bearer <token>`` as nearly every client writes it, within the length
+    limit: only b64tokens are remembered, so when the token is remembered,
+    parsing this header would give it."""
+    return (
+        type(header) is str
+        and len(header) <= MAX_HEADER_BYTES
+        and header.startswith("Bearer ")
+    )
 
 
 def _refused(token: str, claims: TokenClaims, exc: AuthError) -> None:

@@ -242,6 +242,30 @@ def test_a_header_too_long_to_parse_is_refused_though_its_token_is_remembered(
         authenticate(f"Bearer {token}")
 
 
+class AnySigner:
+    """A TokenSigner that takes any string for a token of USER (the real one
+    never verifies a token with characters a b64token cannot hold)."""
+
+    token_ttl = 60
+
+    def validate_token(self, token: str) -> TokenClaims:
+        return TokenClaims(USER, "i", "a", int(NOW), int(NOW) + 60, "j", "k")
+
+    def acceptable_between(self, claims: TokenClaims) -> tuple[float, float]:
+        return NOW - 60, NOW + 60
+
+
+@pytest.mark.parametrize("token", ["a,b", "a b", "é", "a\tb"])
+def test_only_b64tokens_are_remembered(users, clock, token):
+    authenticate = Authenticate(
+        AnySigner(), users, users, answer_memory_of(users), clock
+    )
+    assert authenticate.token(token).user_id == USER  # the cookie's path
+    with pytest.raises(AuthError) as refused:
+        authenticate(f"Bearer {token}")
+    assert refused.value.code == "invalid_request"
+
+
 def test_answers_made_over_another_user_cache_are_not_used(signer, store, clock):
     other = InMemoryUserRepository(clock)
     other.create(
