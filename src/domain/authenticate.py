@@ -89,12 +89,12 @@ class Authenticate:
     def __call__(self, authorization_header: str | None) -> AuthenticatedUser:
         answers = self.answers
         if answers is None:
-            return self._answer(parse_authorization_header(authorization_header))
+            return self._answer(parse_authorization_header(authorization_header), True)
         if _usual(authorization_header):
             answer = self._recalled(answers, authorization_header[7:])
             if answer is not None:
                 return answer
-            return self._answer(parse_authorization_header(authorization_header))
+            return self._answer(parse_authorization_header(authorization_header), True)
         return self.token(parse_authorization_header(authorization_header))
 
     def token(self, token: str) -> AuthenticatedUser:
@@ -109,13 +109,13 @@ class Authenticate:
         answers = self.answers
         if answers is None:
             token = parse_authorization_header(authorization_header)
-            return await self._aanswer(token)
+            return await self._aanswer(token, True)
         if _usual(authorization_header):
             answer = self._recalled(answers, authorization_header[7:])
             if answer is not None:
                 return answer
             token = parse_authorization_header(authorization_header)
-            return await self._aanswer(token)
+            return await self._aanswer(token, True)
         return await self.atoken(parse_authorization_header(authorization_header))
 
     async def atoken(self, token: str) -> AuthenticatedUser:
@@ -126,7 +126,7 @@ class Authenticate:
                 return answer
         return await self._aanswer(token)
 
-    def _answer(self, token: str) -> AuthenticatedUser:
+    def _answer(self, token: str, parsed: bool = False) -> AuthenticatedUser:
         try:  # self._verify, inline
             claims = self.token_signer.validate_token(token)
         except AuthError as exc:
@@ -138,10 +138,10 @@ class Authenticate:
             _refused(token, claims, exc)
             raise
         if self.answers is not None:
-            self._remember(self.answers, token, claims, answer)
+            self._remember(self.answers, token, claims, answer, parsed)
         return answer
 
-    async def _aanswer(self, token: str) -> AuthenticatedUser:
+    async def _aanswer(self, token: str, parsed: bool = False) -> AuthenticatedUser:
         claims = self._verify(token)
         try:
             cached = self.cached_users
@@ -153,7 +153,7 @@ class Authenticate:
             _refused(token, claims, exc)
             raise
         if self.answers is not None:
-            self._remember(self.answers, token, claims, answer)
+            self._remember(self.answers, token, claims, answer, parsed)
         return answer
 
     def _verify(self, token: str) -> TokenClaims:
@@ -183,9 +183,14 @@ class Authenticate:
         token: str,
         claims: TokenClaims,
         answer: AuthenticatedUser,
+        parsed: bool,
     ) -> None:
+        # Only b64tokens (parsed from a header, or checked here): answering
+        # "Bearer <token>" before parsing relies on it.
         cached = self.cached_users
-        if cached is None or type(token) is not str or not is_b64token(token):
+        if cached is None or type(token) is not str:
+            return
+        if not parsed and not is_b64token(token):
             return
         # The record the answer was made from must be the one the user cache
         # holds now; the answer lives while that entry does (a write through
