@@ -152,6 +152,25 @@ def test_redirects_are_never_followed(mock_http):
     assert urls == ["https://idp.invalid/a"]
 
 
+def test_a_cookie_one_answer_sets_never_rides_on_another_request(mock_http):
+    # One client serves every user's login: a cookie set during Alice's must
+    # not travel with Bob's, nor back to the same provider later.
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(
+            200,
+            json={},
+            headers={"Set-Cookie": "session=alice-secret; Path=/; Secure"},
+        )
+
+    http = mock_http(answer)
+    for _ in range(2):
+        http.request("GET", "https://idp.invalid/a", service="T", route="a")
+    assert sent == [None, None]
+
+
 @pytest.mark.parametrize(
     "url", ["http://idp.example/token", "ftp://127.0.0.1/", "https://", "idp"]
 )
