@@ -85,6 +85,16 @@ def oidc_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OIDCPeer]:
         yield peer
 
 
+@pytest.fixture(scope="session")
+def oidc_peer_without_claims_parameter(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OIDCPeer]:
+    """oidc-provider as it comes: the profile only from UserInfo."""
+    tmp = tmp_path_factory.mktemp("oidc-provider-plain")
+    with oidc_provider_or_skip(tmp, claims_parameter=False) as peer:
+        yield peer
+
+
 @pytest.fixture
 def mock_provider() -> Iterator[MockProvider]:
     """``mock_provider(answer, budget=None, **client_options)``: the adapter on

@@ -197,8 +197,15 @@ def _answers(issuer: str) -> bool:
 
 
 @contextlib.contextmanager
-def run_oidc_provider(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
+def run_oidc_provider(
+    tmp: Path, package: Path = PACKAGE, *, claims_parameter: bool = True
+) -> Iterator[OIDCPeer]:
     """Start oidc-provider with ``CLIENTS`` and ``ACCOUNTS``; stop it on exit.
+
+    With ``claims_parameter`` it takes OpenID Connect's ``claims`` request
+    parameter (Core §5.5) and says so in discovery, so the profile comes in
+    the ID token; without, it keeps it for UserInfo (its default: the ID token
+    of a code flow holds no profile claims).
 
     Raises:
         PeerMissing: Node.js or the pinned package is not there (``npm ci``).
@@ -211,9 +218,17 @@ def run_oidc_provider(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
     installed = json.loads(package.read_text(encoding="utf-8")).get("version")
     if installed != VERSION:
         raise PeerMissing(f"oidc-provider {installed} installed, {VERSION} pinned")
-    setup = tmp / "oidc-provider-setup.json"
-    setup.write_text(json.dumps({"clients": CLIENTS, "accounts": ACCOUNTS}))
     port = free_port()
+    setup = tmp / f"oidc-provider-setup-{port}.json"
+    setup.write_text(
+        json.dumps(
+            {
+                "clients": CLIENTS,
+                "accounts": ACCOUNTS,
+                "claimsParameter": claims_parameter,
+            }
+        )
+    )
     issuer = f"http://127.0.0.1:{port}"
     argv = [node, str(SCRIPT), str(port), str(setup)]
     with running_process(
@@ -228,8 +243,11 @@ def run_oidc_provider(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
 
 
 @contextlib.contextmanager
-def oidc_provider_or_skip(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
+def oidc_provider_or_skip(
+    tmp: Path, package: Path = PACKAGE, *, claims_parameter: bool = True
+) -> Iterator[OIDCPeer]:
     """``run_oidc_provider`` for a fixture: skip when it is missing, except
     under ``CI=true`` where that fails the run."""
-    with or_skip(run_oidc_provider(tmp, package), PeerMissing, "oidc-provider") as peer:
+    peer = run_oidc_provider(tmp, package, claims_parameter=claims_parameter)
+    with or_skip(peer, PeerMissing, "oidc-provider") as peer:
         yield peer

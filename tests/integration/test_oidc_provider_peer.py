@@ -1,7 +1,8 @@
 """The OIDC adapter against a real certified OpenID provider (panva's
 oidc-provider, see ``oidc_peer.py``): discovery, the login and consent pages,
 PKCE, each client authentication method, ID tokens in RS256, ES256, EdDSA and
-PS256, UserInfo, RFC 9207's ``iss``; and Alice, who signed up through WorkOS
+PS256, the profile in the ID token (the ``claims`` parameter) or from
+UserInfo, RFC 9207's ``iss``; and Alice, who signed up through WorkOS
 with Google, found again when she signs in with Google directly."""
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 ALICE_AT_GOOGLE = Identity("google", ALICE)
+ALICE_PROFILE = IdentityProfile(
+    alias=ALICE_AT_GOOGLE,
+    email="alice@example.com",
+    first_name="Alice Liddell",
+    email_verified=True,
+)
+USERINFO = "/me"  # oidc-provider's UserInfo endpoint
 
 
 @pytest.fixture
@@ -80,15 +88,24 @@ def test_each_client_authentication_and_algorithm_logs_alice_in(
     http, oidc_peer, client_id, method
 ):
     idp = oidc_peer.google(http, client_id, token_auth_method=method)
+    userinfo = oidc_peer.requests().get(USERINFO, 0)
     profile = login(idp, oidc_peer)
-    assert profile == IdentityProfile(
-        alias=ALICE_AT_GOOGLE,
-        email="alice@example.com",
-        first_name="Alice Liddell",
-        email_verified=True,
-    )
+    assert profile == ALICE_PROFILE
     assert profile.primary == ALICE_AT_GOOGLE
     assert profile.display_name == "Alice Liddell"
+    # The peer takes the claims parameter: the profile came in the ID token.
+    assert oidc_peer.requests().get(USERINFO, 0) == userinfo
+
+
+def test_a_provider_without_the_claims_parameter_gives_the_profile_by_userinfo(
+    http, oidc_peer_without_claims_parameter
+):
+    peer = oidc_peer_without_claims_parameter
+    idp = peer.google(http)
+    assert not idp.metadata().claims_parameter_supported
+    userinfo = peer.requests().get(USERINFO, 0)
+    assert login(idp, peer) == ALICE_PROFILE
+    assert peer.requests().get(USERINFO, 0) == userinfo + 1
 
 
 def test_discovery_says_the_callback_carries_iss(http, oidc_peer):
