@@ -295,49 +295,36 @@ class Container(containers.DeclarativeContainer):
         )
     )
 
-    # use cases
+    # use cases, their ports in field order (as tests build them by hand)
     authenticate = providers.Factory(
-        Authenticate,
-        token_signer=token_signer,
-        user_repository=user_repository,
-        cached_users=cached_users,
+        Authenticate, token_signer, user_repository, cached_users=cached_users
     )
+    # the login's: the first configured provider is the default
     exchange_auth_code = providers.Factory(
         ExchangeAuthCode,
-        identity_provider=providers.Callable(first_of, identity_providers),
-        user_repository=user_repository,
-        token_signer=token_signer,
-        clock=clock,
+        providers.Callable(first_of, identity_providers),
+        user_repository,
+        token_signer,
+        clock,
         identity_providers=identity_providers,
     )
     authorization_url = providers.Factory(
         AuthorizationUrl,
-        identity_provider=providers.Callable(first_of, identity_providers),
-        identity_providers=identity_providers,
+        providers.Callable(first_of, identity_providers),
+        identity_providers,
     )
-    sign_out_everywhere = providers.Factory(
-        SignOutEverywhere, user_repository=user_repository, clock=clock
-    )
-    set_user_disabled = providers.Factory(
-        SetUserDisabled, user_repository=user_repository, clock=clock
-    )
+    sign_out_everywhere = providers.Factory(SignOutEverywhere, user_repository, clock)
+    set_user_disabled = providers.Factory(SetUserDisabled, user_repository, clock)
     # the operator's tools for leaving WorkOS; the backfill waits out a 429
     # with ``sleep`` (tests override it)
     sleep: providers.Provider[Callable[[float], None]] = providers.Object(time.sleep)
-    migration_report = providers.Factory(
-        MigrationReport, user_repository=user_repository
-    )
+    migration_report = providers.Factory(MigrationReport, user_repository)
     backfill_identities = providers.Factory(
-        BackfillIdentities,
-        user_repository=user_repository,
-        identity_directory=identity_directory,
-        sleep=sleep,
+        BackfillIdentities, user_repository, identity_directory, sleep
     )
-    link_identity = providers.Factory(LinkIdentity, user_repository=user_repository)
-    unlink_identity = providers.Factory(UnlinkIdentity, user_repository=user_repository)
-    merge_users = providers.Factory(
-        MergeUsers, user_repository=user_repository, clock=clock
-    )
+    link_identity = providers.Factory(LinkIdentity, user_repository)
+    unlink_identity = providers.Factory(UnlinkIdentity, user_repository)
+    merge_users = providers.Factory(MergeUsers, user_repository, clock)
 
     # web entrypoints: the signed login cookie (key derived from the signing key)
     login_state: providers.Provider[LoginStateCodec] = providers.ThreadSafeSingleton(
