@@ -1,10 +1,10 @@
 """The ``IdentityProvider`` port over WorkOS User Management.
 
-No WorkOS SDK: the login's calls (authorize URL, code exchange, user,
-identities) go through ``workos_api``, the WorkOS call and error mapping this
-adapter shares with ``WorkOSIdentityDirectory``. This module maps WorkOS's
-answers onto the login's profile. Nothing secret (API key, code, verifier,
-WorkOS tokens) reaches a log line or an exception.
+No WorkOS SDK. This module builds the authorize URL and maps WorkOS's answers
+onto the login's profile; its calls (the code exchange, never retried, then the
+user and identities reads) go through ``workos_api``, the WorkOS call and error
+mapping it shares with ``WorkOSIdentityDirectory``. Nothing secret (API key,
+code, verifier, WorkOS tokens) reaches a log line or an exception.
 """
 
 from __future__ import annotations

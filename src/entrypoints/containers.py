@@ -124,7 +124,7 @@ def _has_workos_key(api_key: str | None) -> str:
 
 
 def _by_name(config: providers.Configuration, *names: str) -> dict[str, Any]:
-    """``{name: config.<name>}``: settings an adapter takes under their own names."""
+    """``{name: config.<name>}``: settings passed on under their own names."""
     return {name: getattr(config, name) for name in names}
 
 
