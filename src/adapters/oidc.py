@@ -35,6 +35,7 @@ from .oauth_client import (
     is_text,
     oauth_error,
     optional_text,
+    redirect_uri_of,
     safe_code,
 )
 from .oidc_config import PRESETS, OIDCPreset, OIDCProviderConfig
@@ -170,10 +171,7 @@ class OIDCIdentityProvider:
     # -- helpers ------------------------------------------------------------
 
     def _redirect(self, redirect_uri: str | None) -> str:
-        redirect = redirect_uri or self._config.redirect_uri
-        if not redirect:
-            raise NotConfigured(f"the {self._service} IdP needs a redirect URI")
-        return redirect
+        return redirect_uri_of(redirect_uri, self._config.redirect_uri, self._service)
 
     def _auth_method(self, metadata: ProviderMetadata) -> str:
         method = metadata.choose_auth_method(self._config.allowed_auth_methods)

@@ -9,7 +9,6 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -47,12 +46,6 @@ from wikibot_auth.domain.model import (
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 ACME = Identity("acme", SUBJECT)
-
-
-@pytest.fixture
-def http() -> Iterator[BoundedHttpClient]:
-    with BoundedHttpClient(timeout=1.0, sleep=lambda seconds: None) as client:
-        yield client
 
 
 def claims_mint(**changes) -> Mint:
@@ -429,10 +422,13 @@ def test_token_endpoint_failures_map_onto_the_error_table(
     assert len(oidc_standin.calls("token")) == 1  # a code is never retried
 
 
-def test_a_slow_token_endpoint_is_unavailable(http, oidc_standin):
+def test_a_slow_token_endpoint_is_unavailable(oidc_standin):
     oidc_standin.slow_seconds = 1.5
     oidc_standin.fail("token", "slow")
-    with pytest.raises(IdPUnavailable):
+    with (
+        BoundedHttpClient(timeout=1.0) as http,  # shorter than the token's wait
+        pytest.raises(IdPUnavailable),
+    ):
         exchange(acme(http, oidc_standin), oidc_standin)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import attrs
 import pytest
@@ -22,10 +20,8 @@ from tests.integration.oidc_peer import (
     UNVERIFIED,
     VERSION,
     OIDCPeer,
-    oidc_provider_or_skip,
 )
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn, s256
-from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.oidc import OIDCIdentityProvider
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 from wikibot_auth.domain.errors import IdPError, InvalidCallback, LoginFailed
@@ -46,12 +42,6 @@ ALICE_PROFILE = IdentityProfile(
     email_verified=True,
 )
 USERINFO = "/me"  # oidc-provider's UserInfo endpoint
-
-
-@pytest.fixture
-def http() -> Iterator[BoundedHttpClient]:
-    with BoundedHttpClient(timeout=3.0) as client:
-        yield client
 
 
 def callback(
@@ -190,17 +180,3 @@ def test_alice_from_workos_is_the_same_user_through_google_directly(
 def test_the_peer_is_pinned_exactly():
     package = json.loads((ROOT / "package.json").read_text())
     assert package["devDependencies"]["oidc-provider"] == VERSION
-
-
-@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
-def test_a_missing_peer_fails_under_ci_and_skips_elsewhere(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str, outcome: str
-) -> None:
-    monkeypatch.setenv("CI", ci)
-    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
-    missing = tmp_path / "package.json"
-    with (
-        pytest.raises(expected, match="npm ci"),
-        oidc_provider_or_skip(tmp_path, missing),
-    ):
-        pass  # pragma: no cover - never entered
