@@ -43,7 +43,8 @@ AWS_BENCH_ENV = {
 @contextmanager
 def dynalite_store() -> Iterator[UserRepository | None]:
     """A DynamoDB store on a fresh dynalite; None (and a note) without Node.js."""
-    from tests.integration.dynalite import DynaliteMissing, run_dynalite
+    from tests.integration.dynalite import run_dynalite
+    from tests.integration.peer_process import PeerMissing
     from wikibot_auth.adapters.dynamodb import (
         DynamoDBUserRepository,
         make_dynamodb_client,
@@ -53,7 +54,7 @@ def dynalite_store() -> Iterator[UserRepository | None]:
     try:
         server = run_dynalite()
         endpoint = server.__enter__()
-    except DynaliteMissing as exc:
+    except PeerMissing as exc:
         print(f"dynalite not available ({exc}): its rows are skipped")
         yield None
         return

@@ -160,12 +160,13 @@ def run_cold_start(endpoint: str, arn: str, public_file: str) -> None:
 
 
 def run() -> None:
-    from tests.integration.moto_server import MotoServerMissing, run_moto_server
+    from tests.integration.moto_server import run_moto_server
+    from tests.integration.peer_process import PeerMissing
 
     try:
         server = run_moto_server()
         endpoint = server.__enter__()
-    except MotoServerMissing as exc:
+    except PeerMissing as exc:
         print(f"\n(kms: moto's server is not available: {exc})")
         return
     try:

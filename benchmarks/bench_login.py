@@ -3,13 +3,14 @@
     .venv/bin/python -m benchmarks login
 
 Each sample is ``ExchangeAuthCode.finish(callback)`` for a fresh code: the
-adapter's requests over loopback HTTP (one reused connection, the shared
-``BoundedHttpClient``), identity resolution in the in-memory store (an existing
-user, as for most logins), and a platform token (RS256, key in the process).
-The code is made beforehand, untimed: WorkOS's and GitHub's by their stand-ins,
-OpenID Connect's by panva's oidc-provider (Node.js) through its login and
-consent pages. Every peer runs in a process of its own (the stand-ins in a
-child process each), so this process's CPU time is our side alone.
+adapter's requests over loopback HTTP (the shared ``BoundedHttpClient``, a new
+connection per request as in production), identity resolution in the
+in-memory store (an existing user, as for most logins), and a platform token
+(RS256, key in the process). The code is made beforehand, untimed: WorkOS's
+and GitHub's by their stand-ins, OpenID Connect's by panva's oidc-provider
+(Node.js) through its login and consent pages. Every peer runs in a process of
+its own (the stand-ins in a child process each), so this process's CPU time is
+our side alone.
 
 - wall: the whole exchange, the peer's own work included (oidc-provider signs
   an ID token and answers UserInfo; the stand-ins answer fixtures), so it is a
@@ -19,10 +20,12 @@ child process each), so this process's CPU time is our side alone.
   plain HTTP on loopback, JSON, the ID token's signature check, the store, the
   platform token's RSA signature. What the login costs us, whatever the peer.
 
-Rows: WorkOS (authenticate + identities), OIDC with an RS256 ID token (token
-+ UserInfo, ``client_secret_basic``), with an ES256 one (``client_secret_post``),
-GitHub (token + ``/user`` + ``/user/emails``); then an OIDC adapter's first
-login (discovery and JWKS fetched, then kept).
+Rows: WorkOS (authenticate + identities); OIDC against oidc-provider taking
+the ``claims`` parameter (token only: the profile comes in the ID token), with
+an RS256 ID token (``client_secret_basic``) and an ES256 one
+(``client_secret_post``); OIDC against oidc-provider as it comes (token +
+UserInfo, RS256); GitHub (token + ``/user`` + ``/user/emails``); then an OIDC
+adapter's first login (discovery and JWKS fetched, then kept).
 """
 
 from __future__ import annotations
@@ -167,12 +170,14 @@ def run() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         run_oidc_provider(Path(tmp)) as peer,
+        run_oidc_provider(Path(tmp), claims_parameter=False) as plain,
         StandInProcess("workos") as workos,
         StandInProcess("github") as github,
         BoundedHttpClient(timeout=5.0) as http,
     ):
         rs256 = peer.google(http, "wikibot-basic")
         es256 = peer.google(http, "wikibot-post")
+        userinfo = plain.google(http, "wikibot-basic")
         rows: dict[str, tuple[ExchangeAuthCode, Prepare]] = {
             "WorkOS (stand-in)": (
                 exchange_for(
@@ -182,13 +187,17 @@ def run() -> None:
                 ),
                 workos_login(workos),
             ),
-            "OIDC RS256 (oidc-provider)": (
+            "OIDC RS256, claims parameter": (
                 exchange_for(rs256),
                 oidc_login(rs256, peer),
             ),
-            "OIDC ES256 (oidc-provider)": (
+            "OIDC ES256, claims parameter": (
                 exchange_for(es256),
                 oidc_login(es256, peer),
+            ),
+            "OIDC RS256 + UserInfo": (
+                exchange_for(userinfo),
+                oidc_login(userinfo, plain),
             ),
             "GitHub (stand-in)": (
                 exchange_for(

@@ -2,31 +2,32 @@
 
 The one transport under the IdP adapters (WorkOS, OpenID Connect, GitHub); it
 implements no port and knows no adapter. One ``httpx.Client`` (redirects never
-followed) and a bounded pool of worker threads: the request runs in a worker
-while the caller waits at most until its deadline. httpx bounds each
-connect/read/write step, and a server trickling a byte at a time never trips
-them, so at the deadline the caller also cuts the request (``http_attempt``):
-it shuts down the socket of the request's connection, and the worker, blocked
-in a trickled status line, header or body, a TLS handshake or a silent read,
-is free again at once. Each request has a connection of its own (no idle one
-is kept: IdP calls come at login only), so the cut always finds its socket and
-never touches another request's. This keeps the synchronous ``transport``, the
-pool and its guarantees as they were, where ``httpx.AsyncClient`` under
-``asyncio.wait_for`` would have replaced them all. Not cut: the DNS lookup (the
-resolver's own timeouts) and a connect (the time left, per address). A request
-still queued at its deadline is never sent. Answers are capped
-at ``MAX_BODY_BYTES``; reads (never a code exchange) are retried after a
-transport failure, a 429 or a 5xx, honouring ``Retry-After``. Every failure is
-an ``IdPUnavailable`` or an ``IdPError`` raised with nothing chained: httpx's
-exceptions carry the request (API keys, codes, verifiers, client secrets) and
-JSON errors the body (tokens), so neither reaches a log line, a message or an
-exception's ``__cause__``/``__context__``.
+followed, cookies never kept) and a bounded pool of worker threads: the request
+runs in a worker while the caller waits at most until its deadline. httpx
+bounds each connect/read/write step, and a server trickling a byte at a time
+never trips them, so at the deadline the caller also cuts the request
+(``http_attempt``): it shuts down the socket of the request's connection, and
+the worker, blocked in a trickled status line, header or body, a TLS handshake
+or a silent read, is free again at once. Each request has a connection of its
+own (no idle one is kept: IdP calls come at login only), so the cut always
+finds its socket and never touches another request's. This keeps the
+synchronous ``transport``, the pool and its guarantees as they were, where
+``httpx.AsyncClient`` under ``asyncio.wait_for`` would have replaced them all.
+Not cut: the DNS lookup (the resolver's own timeouts) and a connect (the time
+left, per address). A request still queued at its deadline is never sent.
+Answers are capped at ``MAX_BODY_BYTES``; reads (never a code exchange) are
+retried after a transport failure, a 429 or a 5xx, honouring ``Retry-After``.
+Every failure is an ``IdPUnavailable`` or an ``IdPError`` raised with nothing
+chained: httpx's exceptions carry the request (API keys, codes, verifiers,
+client secrets) and JSON errors the body (tokens), so neither reaches a log
+line, a message or an exception's ``__cause__``/``__context__``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import email.utils
+import http.cookiejar
 import ipaddress
 import json
 import logging
@@ -116,6 +117,19 @@ class HttpAnswer:
     retry_after: int | None = None
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that keeps and sends nothing: the one client serves every
+    user's login, so a cookie set by an answer during one login must never
+    travel with another's request (and reading ``Set-Cookie`` costs every
+    answer its headers again)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
+
+
 class _TooLarge(Exception):
     """The body is over ``MAX_BODY_BYTES``."""
 
@@ -167,6 +181,7 @@ class BoundedHttpClient:
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_keepalive_connections=0),  # see above
+            cookies=_NoCookies(),
             transport=transport,
         )
         self._pool = concurrent.futures.ThreadPoolExecutor(

@@ -279,18 +279,7 @@ class DynamoDBUserRepository(DynamoDBItems):
         key = identity_key(identity)
         self._add_identity_key(to_user_id, key)  # UnknownUser for a missing one
         try:
-            # The pending note names the user it was created for: not ours now.
-            self._call(
-                self._client.update_item,
-                TableName=self.table,
-                Key={"pk": {"S": key}},
-                UpdateExpression="SET user_id = :to REMOVE pending",
-                ConditionExpression="user_id = :from",
-                ExpressionAttributeValues={
-                    ":to": {"S": to_user_id},
-                    ":from": {"S": from_user_id},
-                },
-            )
+            self._repoint_identity(key, from_user_id, to_user_id)
         except ConditionFailed:
             claim = self._get(key)
             if claim is None:
@@ -375,17 +364,7 @@ class DynamoDBUserRepository(DynamoDBItems):
             return None
         self._add_identity_key(winner.user_id, identity_key(first))
         try:
-            self._call(
-                self._client.update_item,
-                TableName=self.table,
-                Key={"pk": {"S": identity_key(first)}},
-                UpdateExpression="SET user_id = :other REMOVE pending",
-                ConditionExpression="user_id = :mine",
-                ExpressionAttributeValues={
-                    ":other": {"S": winner.user_id},
-                    ":mine": {"S": user_id},
-                },
-            )
+            self._repoint_identity(identity_key(first), user_id, winner.user_id)
         except ConditionFailed:
             pass  # another completer re-pointed it already
         if (winner.oauth_provider, winner.oauth_provider_sub) == (

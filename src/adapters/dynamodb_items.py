@@ -196,6 +196,23 @@ class DynamoDBItems:
         except ConditionFailed:
             raise UnknownUser() from None
 
+    def _repoint_identity(self, key: str, from_user_id: str, to_user_id: str) -> None:
+        """Point the identity item ``key`` at ``to_user_id`` if it still names
+        ``from_user_id``; its ``pending`` note (about the user it was created
+        for) goes. Raises ``ConditionFailed`` when it names another user or
+        is gone."""
+        self._call(
+            self._client.update_item,
+            TableName=self.table,
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET user_id = :to REMOVE pending",
+            ConditionExpression="user_id = :from",
+            ExpressionAttributeValues={
+                ":to": {"S": to_user_id},
+                ":from": {"S": from_user_id},
+            },
+        )
+
     def _batch_get(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The identity items under ``keys`` that exist (consistent reads, the
         attributes that name an identity and its user only), by key."""

@@ -47,6 +47,7 @@ from .oauth_client import (
     json_body,
     oauth_error,
     optional_text,
+    redirect_uri_of,
     safe_code,
 )
 
@@ -112,9 +113,7 @@ class GitHubIdentityProvider:
     # -- the port ---------------------------------------------------------
 
     def authorization_url(self, request: AuthorizationRequest) -> str:
-        redirect = request.redirect_uri or self._redirect_uri
-        if not redirect:
-            raise NotConfigured("the GitHub IdP needs a redirect URI")
+        redirect = redirect_uri_of(request.redirect_uri, self._redirect_uri, SERVICE)
         login_hint = request.login_hint
         if login_hint and not is_text(login_hint, 320):
             raise InvalidRequest("login_hint must be a GitHub login or an email")

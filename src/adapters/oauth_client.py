@@ -1,10 +1,10 @@
-"""What the OAuth 2.0 adapters (OpenID Connect, GitHub) share.
+"""What the OAuth 2.0 adapters (OpenID Connect, GitHub, WorkOS) share.
 
-Safe text, JSON answers and the mapping of an endpoint's error answer onto the
-domain's errors. A shared technical helper, not an adapter: it implements no
-port. Nothing from an answer reaches a log line or a message but its status and
-an error code that looks like an identifier (descriptions may quote the code or
-a token).
+Safe text, the login's redirect URI, JSON answers and the mapping of an
+endpoint's error answer onto the domain's errors. A shared technical helper,
+not an adapter: it implements no port. Nothing from an answer reaches a log
+line or a message but its status and an error code that looks like an
+identifier (descriptions may quote the code or a token).
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
-from ..domain.errors import AuthError, IdPError, IdPUnavailable, LoginFailed
+from ..domain.errors import (
+    AuthError,
+    IdPError,
+    IdPUnavailable,
+    LoginFailed,
+    NotConfigured,
+)
 from .bounded_http import BoundedHttpClient, HttpAnswer, decode_json
 
 logger = logging.getLogger("wikibot_auth.oauth")
@@ -69,6 +75,18 @@ def safe_code(value: object) -> str | None:
     if isinstance(value, str) and _SAFE_CODE.fullmatch(value):
         return value
     return None
+
+
+def redirect_uri_of(given: str | None, configured: str | None, service: str) -> str:
+    """The redirect URI of a login: the one it names, else the adapter's own.
+
+    Raises:
+        NotConfigured: neither is known.
+    """
+    redirect = given or configured
+    if not redirect:
+        raise NotConfigured(f"the {service} IdP needs a redirect URI")
+    return redirect
 
 
 def basic_credentials(client_id: str, client_secret: str) -> str:

@@ -3,7 +3,9 @@
 Authorization code flow with PKCE S256 and a ``nonce`` (OpenID Connect Core
 1.0 §3.1). The provider's discovery document is read on first use and cached
 (``oidc_discovery``); the ID token is verified with PyJWT against its JWKS
-(``oidc_id_token``); the UserInfo endpoint fills what the ID token lacks. A
+(``oidc_id_token``); the UserInfo endpoint fills what the ID token lacks, and
+a provider whose discovery takes the ``claims`` parameter is asked to put the
+profile in the ID token (one request fewer per login). A
 provider is configured by an ``OIDCProviderConfig``; ``google`` and
 ``microsoft`` are presets (``PRESETS``): data, not subclasses. The profile's
 identity is ``(<provider name>, <subject claim>)``: a direct provider has no
@@ -13,6 +15,7 @@ verifier, tokens, nonce) reaches a log line or an exception.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +35,7 @@ from .oauth_client import (
     is_text,
     oauth_error,
     optional_text,
+    redirect_uri_of,
     safe_code,
 )
 from .oidc_config import PRESETS, OIDCPreset, OIDCProviderConfig
@@ -44,6 +48,7 @@ logger = logging.getLogger("wikibot_auth.oidc")
 
 SCREEN_HINTS = ("sign-in", "sign-up")
 _NAME_CLAIMS = ("name", "given_name", "family_name")
+_EMAIL_CLAIMS = ("email", "email_verified")
 
 
 class OIDCIdentityProvider:
@@ -120,6 +125,9 @@ class OIDCIdentityProvider:
         }
         if login_hint:
             params["login_hint"] = login_hint
+        wanted = self._id_token_claims()
+        if wanted and metadata.claims_parameter_supported:
+            params["claims"] = wanted
         if screen_hint == "sign-up" and "create" in metadata.prompt_values:
             params["prompt"] = "create"  # OpenID Connect Prompt Create 1.0
         endpoint = metadata.authorization_endpoint
@@ -163,10 +171,7 @@ class OIDCIdentityProvider:
     # -- helpers ------------------------------------------------------------
 
     def _redirect(self, redirect_uri: str | None) -> str:
-        redirect = redirect_uri or self._config.redirect_uri
-        if not redirect:
-            raise NotConfigured(f"the {self._service} IdP needs a redirect URI")
-        return redirect
+        return redirect_uri_of(redirect_uri, self._config.redirect_uri, self._service)
 
     def _auth_method(self, metadata: ProviderMetadata) -> str:
         method = metadata.choose_auth_method(self._config.allowed_auth_methods)
@@ -241,6 +246,16 @@ class OIDCIdentityProvider:
             raise IdPError(f"the ID token has no usable {self._config.subject_claim}")
         subject = str(value)
         return subject.lower() if self._config.lowercase_subject else subject
+
+    def _id_token_claims(self) -> str:
+        # Core §5.5: the profile asked for in the ID token itself, so that a
+        # provider honouring it spares the UserInfo request.
+        names = [*_EMAIL_CLAIMS] if "email" in self._config.scopes else []
+        if "profile" in self._config.scopes:
+            names += _NAME_CLAIMS
+        if not names:
+            return ""
+        return json.dumps({"id_token": dict.fromkeys(names)}, separators=(",", ":"))
 
     def _lacks_profile(self, claims: Mapping[str, Any]) -> bool:
         scopes = self._config.scopes

@@ -54,7 +54,9 @@ class ProviderMetadata:
     ``id_token_algorithms`` are those the document lists that we verify;
     ``token_auth_methods`` those it lists (RFC 8414's default when absent:
     ``client_secret_basic``); ``iss_parameter_supported`` is RFC 9207's flag:
-    the authorization response then carries ``iss``, and it is required.
+    the authorization response then carries ``iss``, and it is required;
+    ``claims_parameter_supported`` (only a JSON ``true`` counts) lets the
+    authorization request ask for the profile in the ID token (Core §5.5).
     """
 
     issuer: str
@@ -66,6 +68,7 @@ class ProviderMetadata:
     token_auth_methods: tuple[str, ...] = ("client_secret_basic",)
     iss_parameter_supported: bool = False
     prompt_values: tuple[str, ...] = ()
+    claims_parameter_supported: bool = False
 
     @classmethod
     def parse(cls, data: Any, expected_issuer: str) -> ProviderMetadata:
@@ -95,6 +98,7 @@ class ProviderMetadata:
         iss_flag = data.get("authorization_response_iss_parameter_supported", False)
         if not isinstance(iss_flag, bool):
             raise IdPError("the discovery document has an unusable iss flag")
+        claims_flag = data.get("claims_parameter_supported", False)
         return cls(
             issuer=expected_issuer,
             authorization_endpoint=str(
@@ -108,6 +112,7 @@ class ProviderMetadata:
             or ("client_secret_basic",),
             iss_parameter_supported=iss_flag,
             prompt_values=_names(data, "prompt_values_supported") or (),
+            claims_parameter_supported=claims_flag is True,
         )
 
     def choose_auth_method(self, allowed: Sequence[str]) -> str | None:

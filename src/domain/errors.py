@@ -58,41 +58,61 @@ class CredentialsError(AuthError):
 
 
 class MissingToken(CredentialsError):
+    """No bearer token came with the request (nor, where accepted, the token
+    cookie), or another scheme did (``Basic ...``)."""
+
     code = "missing_token"
     default_message = "no bearer token was sent"
 
 
 class InvalidRequest(CredentialsError):
+    """A malformed request: an ``Authorization`` header off RFC 6750, a bad
+    ``return_to``, an unknown provider, a malformed Lambda event."""
+
     code = "invalid_request"
     default_message = "the authorization request is malformed"
 
 
 class InvalidToken(CredentialsError):
+    """The token failed verification: its form, ``kid``, algorithm,
+    signature, issuer, audience or time claims."""
+
     code = "invalid_token"
     default_message = "the token is invalid"
 
 
 class TokenExpired(InvalidToken):
+    """The token's ``exp`` has passed, beyond the leeway."""
+
     code = "token_expired"
     default_message = "the token has expired"
 
 
 class TokenRevoked(InvalidToken):
+    """A sign-out everywhere came after the token was minted: its ``gen``
+    is below the user's ``token_generation``."""
+
     code = "token_revoked"
     default_message = "the token was revoked by a sign-out"
 
 
 class UnknownUser(CredentialsError):
+    """The token (or an operator) names a user the store does not hold."""
+
     code = "unknown_user"
     default_message = "the user does not exist"
 
 
 class UserDisabled(CredentialsError):
+    """An operator disabled the user (or merged it into another)."""
+
     code = "user_disabled"
     default_message = "the user is disabled"
 
 
 class CsrfRejected(CredentialsError):
+    """A cookie-authenticated unsafe request without a matching ``Origin``."""
+
     code = "csrf_rejected"
     default_message = "cookie-authenticated request without a matching Origin"
 
@@ -102,16 +122,25 @@ class LoginError(AuthError):
 
 
 class InvalidCallback(LoginError):
+    """The callback is malformed or belongs to no login in progress here (no
+    or an expired login cookie, another ``state`` or provider)."""
+
     code = "invalid_callback"
     default_message = "the login callback is invalid or expired"
 
 
 class LoginFailed(LoginError):
+    """The identity provider refused the login (a code expired, reused, or
+    not this login's: verifier, ``nonce``), or the callback carried ``error=``."""
+
     code = "login_failed"
     default_message = "the identity provider refused the login"
 
 
 class LoginStepRequired(LoginError):
+    """The identity provider needs another step first (``step``, e.g.
+    ``email_verification_required``)."""
+
     code = "login_step_required"
     default_message = "the identity provider requires another login step"
 
@@ -131,16 +160,24 @@ class DependencyError(AuthError):
 
 
 class IdPError(DependencyError):
+    """The identity provider answered with an error (a 5xx, a 401 on our key)
+    or with a body of the wrong shape."""
+
     code = "idp_error"
     default_message = "the identity provider answered with an error"
 
 
 class IdPUnavailable(DependencyError):
+    """The identity provider timed out, could not be reached, or is rate
+    limiting us (429: ``retry_after``)."""
+
     code = "idp_unavailable"
     default_message = "the identity provider is unavailable"
 
 
 class StoreUnavailable(DependencyError):
+    """The user store is down, throttled or missing its table."""
+
     code = "store_unavailable"
     default_message = "the user store is unavailable"
 
@@ -170,5 +207,8 @@ class NotConfigured(AuthError):
 
 
 class InternalError(AuthError):
+    """Anything unexpected (or a stored record that cannot be read): logged
+    with a traceback, answered plainly."""
+
     code = "internal_error"
     default_message = "internal error"

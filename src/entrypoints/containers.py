@@ -21,8 +21,8 @@ from urllib.parse import urljoin
 
 from dependency_injector import containers, providers
 
-from ..adapters.aws_clients import lambda_budget
-from ..adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
+from ..adapters.aws_clients import new_session
+from ..adapters.dynamodb import DynamoDBUserRepository
 from ..adapters.key_ring import KeyRing, SigningBackend
 from ..adapters.rs256 import RS256TokenSigner
 from ..adapters.system_clock import SystemClock
@@ -38,6 +38,12 @@ from ..domain.ports import (
     UserRepository,
 )
 from . import on_demand
+from .aws_resources import (
+    dynamodb_client_for,
+    dynamodb_table_for,
+    kms_client_for,
+    kms_signing_key_for,
+)
 from .identity_providers import (
     IdentityProviders,
     ProviderAdapters,
@@ -46,6 +52,8 @@ from .identity_providers import (
     configured_providers,
     default_adapter,
     first_of,
+    workos_adapter,
+    workos_directory,
 )
 from .keys import load_key_ring
 from .settings import Settings
@@ -60,6 +68,7 @@ if TYPE_CHECKING:
     from ..adapters.oidc import OIDCIdentityProvider
     from ..adapters.sqlite import SQLiteUserRepository
     from ..adapters.workos import WorkOSIdentityProvider
+    from ..adapters.workos_directory import WorkOSIdentityDirectory
     from .login_state import LoginStateCodec
 
 # Adapters with heavy libraries (httpx, boto3, sqlite3) are imported when their
@@ -76,6 +85,7 @@ if TYPE_CHECKING:
         sqlite: SQLiteUserRepository,
         dynamodb: DynamoDBUserRepository,
         workos: WorkOSIdentityProvider,
+        workos_directory: WorkOSIdentityDirectory,
         local: LocalIdentityProvider,
         oidc: OIDCIdentityProvider,
         github: GitHubIdentityProvider,
@@ -85,59 +95,20 @@ if TYPE_CHECKING:
     ) -> None:
         stores: list[UserRepository] = [memory, sqlite, dynamodb]
         idps: list[IdentityProvider] = [workos, local, oidc, github]
-        directories: list[IdentityDirectory] = [workos]
+        directories: list[IdentityDirectory] = [workos_directory]
         signers: list[TokenSigner] = [rs256]
         clocks: list[Clock] = [clock]
         backends: list[SigningBackend] = [kms]
         del stores, idps, directories, signers, clocks, backends
 
 
-def _workos_identity_provider(**kwargs: Any) -> WorkOSIdentityProvider:
-    from ..adapters.workos import WorkOSIdentityProvider
-
-    return WorkOSIdentityProvider(**kwargs)
-
-
-def _aws_session() -> Any:
-    from ..adapters.aws_clients import new_session
-
-    return new_session()
-
-
 def _has_workos_key(api_key: str | None) -> str:
     return "workos" if api_key else "none"
 
 
-def _dynamodb_client(runtime: str, session: Any) -> Any:
-    """The process's one DynamoDB client; in Lambda with the tighter budget
-    that fits the authorizer's 5 s (see ``LAMBDA_*`` in adapters/aws_clients.py)."""
-    budget = lambda_budget() if runtime == "lambda" else {}
-    return make_dynamodb_client(session=session, **budget)
-
-
-def _kms_client(runtime: str, session: Any) -> Any:
-    """The process's one KMS client: the same settings as DynamoDB's, the
-    Lambda budget included."""
-    from ..adapters.aws_clients import make_aws_client
-
-    return make_aws_client(
-        "kms",
-        purpose="the KMS signing key (WIKIBOT_AUTH_KMS_KEY_ID)",
-        session=session,
-        **(lambda_budget() if runtime == "lambda" else {}),
-    )
-
-
-def _kms_signing_key(client: Any, key_id: str | None) -> KMSSigningKey:
-    from ..adapters.kms_signing_key import KMSSigningKey
-    from ..domain.errors import NotConfigured
-
-    if not key_id:
-        raise NotConfigured("no KMS key: set WIKIBOT_AUTH_KMS_KEY_ID")
-    # The login cookie's key is derived from KMS's signature of its label.
-    return KMSSigningKey.resolve(
-        client, key_id, secret_label=on_demand.login_state_label()
-    )
+def _by_name(config: providers.Configuration, *names: str) -> dict[str, Any]:
+    """``{name: config.<name>}``: settings passed on under their own names."""
+    return {name: getattr(config, name) for name in names}
 
 
 def local_sign_in_url(redirect_uri: str | None) -> str:
@@ -160,30 +131,33 @@ class Container(containers.DeclarativeContainer):
     clock: providers.Provider[Clock] = providers.ThreadSafeSingleton(SystemClock)
 
     # One boto3 session per process: its clients share what botocore loads.
-    aws_session: providers.Provider[Any] = providers.ThreadSafeSingleton(_aws_session)
+    aws_session: providers.Provider[Any] = providers.ThreadSafeSingleton(new_session)
 
     # One KMS client per process, built only when a KMS key is configured.
     kms_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
-        _kms_client, config.runtime, aws_session
+        kms_client_for, config.runtime, aws_session
     )
 
     # The KMS key, resolved (GetPublicKey) once per process and pinned by ARN.
     kms_signing_key: providers.Provider[KMSSigningKey] = providers.ThreadSafeSingleton(
-        _kms_signing_key, client=kms_client, key_id=config.kms_key_id
+        kms_signing_key_for, client=kms_client, key_id=config.kms_key_id
     )
 
     key_ring: providers.Provider[KeyRing] = providers.ThreadSafeSingleton(
         load_key_ring,
-        private_key=config.private_key,
-        private_key_file=config.private_key_file,
-        public_keys_file=config.public_keys_file,
-        data_dir=config.data_dir,
-        may_generate_key=config.may_generate_key,
-        key_file=config.key_file,
-        kms_key_id=config.kms_key_id,
         # The provider itself: resolved only when the key ring needs KMS.
         kms_signing_key=kms_signing_key.provider,
-        verify_only=config.verify_only,
+        **_by_name(
+            config,
+            "private_key",
+            "private_key_file",
+            "public_keys_file",
+            "data_dir",
+            "may_generate_key",
+            "key_file",
+            "kms_key_id",
+            "verify_only",
+        ),
     )
 
     # RS256 over the key ring, with its verified-token cache.
@@ -191,16 +165,14 @@ class Container(containers.DeclarativeContainer):
         RS256TokenSigner,
         key_ring=key_ring,
         clock=clock,
-        issuer=config.issuer,
-        audience=config.audience,
-        token_ttl=config.token_ttl,
-        max_token_ttl=config.max_token_ttl,
-        leeway=config.leeway,
+        **_by_name(
+            config, "issuer", "audience", "token_ttl", "max_token_ttl", "leeway"
+        ),
     )
 
     # One boto3 client per process; built only when the DynamoDB store is used.
     dynamodb_client: providers.Provider[Any] = providers.ThreadSafeSingleton(
-        _dynamodb_client, config.runtime, aws_session
+        dynamodb_client_for, config.runtime, aws_session
     )
 
     dynamodb_user_repository: providers.Provider[DynamoDBUserRepository] = (
@@ -214,7 +186,7 @@ class Container(containers.DeclarativeContainer):
 
     # The table's operator tools (``dynamodb create-table``).
     dynamodb_table: providers.Provider[DynamoDBTable] = providers.ThreadSafeSingleton(
-        on_demand.dynamodb_table, client=dynamodb_client, table=config.store_location
+        dynamodb_table_for, client=dynamodb_client, table=config.store_location
     )
 
     user_store: providers.Provider[UserRepository] = providers.Selector(
@@ -256,7 +228,7 @@ class Container(containers.DeclarativeContainer):
 
     workos_identity_provider: providers.Provider[WorkOSIdentityProvider] = (
         providers.ThreadSafeSingleton(
-            _workos_identity_provider,
+            workos_adapter,
             http=idp_http_client,
             api_key=config.workos_api_key,
             client_id=config.workos_client_id,
@@ -304,64 +276,53 @@ class Container(containers.DeclarativeContainer):
             providers.Callable(_has_workos_key, config.workos_api_key),
             none=providers.Object(None),
             workos=providers.ThreadSafeSingleton(
-                _workos_identity_provider,
+                workos_directory,
                 http=idp_http_client,
                 api_key=config.workos_api_key,
-                client_id=config.workos_client_id,
                 base_url=config.workos_base_url,
             ),
         )
     )
 
-    # use cases
+    # use cases, their ports in field order (as tests build them by hand)
     authenticate = providers.Factory(
         Authenticate,
-        token_signer=token_signer,
-        user_repository=user_repository,
-        cached_users=cached_users,
-        answers=answers,
-        clock=clock,
+        token_signer,
+        user_repository,
+        cached_users,
+        answers,
+        clock,
     )
+    # the login's: the first configured provider is the default
     exchange_auth_code = providers.Factory(
         on_demand.exchange_auth_code,
-        identity_provider=providers.Callable(first_of, identity_providers),
-        user_repository=user_repository,
-        token_signer=token_signer,
-        clock=clock,
+        providers.Callable(first_of, identity_providers),
+        user_repository,
+        token_signer,
+        clock,
         identity_providers=identity_providers,
     )
     authorization_url = providers.Factory(
         on_demand.authorization_url,
-        identity_provider=providers.Callable(first_of, identity_providers),
-        identity_providers=identity_providers,
+        providers.Callable(first_of, identity_providers),
+        identity_providers,
     )
     sign_out_everywhere = providers.Factory(
-        on_demand.sign_out_everywhere, user_repository=user_repository, clock=clock
+        on_demand.sign_out_everywhere, user_repository, clock
     )
     set_user_disabled = providers.Factory(
-        on_demand.set_user_disabled, user_repository=user_repository, clock=clock
+        on_demand.set_user_disabled, user_repository, clock
     )
     # the operator's tools for leaving WorkOS; the backfill waits out a 429
     # with ``sleep`` (tests override it)
     sleep: providers.Provider[Callable[[float], None]] = providers.Object(time.sleep)
-    migration_report = providers.Factory(
-        on_demand.migration_report, user_repository=user_repository
-    )
+    migration_report = providers.Factory(on_demand.migration_report, user_repository)
     backfill_identities = providers.Factory(
-        on_demand.backfill_identities,
-        user_repository=user_repository,
-        identity_directory=identity_directory,
-        sleep=sleep,
+        on_demand.backfill_identities, user_repository, identity_directory, sleep
     )
-    link_identity = providers.Factory(
-        on_demand.link_identity, user_repository=user_repository
-    )
-    unlink_identity = providers.Factory(
-        on_demand.unlink_identity, user_repository=user_repository
-    )
-    merge_users = providers.Factory(
-        on_demand.merge_users, user_repository=user_repository, clock=clock
-    )
+    link_identity = providers.Factory(on_demand.link_identity, user_repository)
+    unlink_identity = providers.Factory(on_demand.unlink_identity, user_repository)
+    merge_users = providers.Factory(on_demand.merge_users, user_repository, clock)
 
     # web entrypoints: the signed login cookie (key derived from the signing key)
     login_state: providers.Provider[LoginStateCodec] = providers.ThreadSafeSingleton(

@@ -5,13 +5,14 @@ read-only mapping name -> ``IdentityProvider`` whose adapters are built on
 first use (an OpenID provider's discovery waits for its first login), and
 which knows each provider's kind. Provider NAME's callback is
 ``<WIKIBOT_AUTH_REDIRECT_URI>/<NAME>``; a lone provider keeps the bare URI.
+The remote adapters (and WorkOS's directory) are imported when first made.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..domain.ports import IdentityProvider
@@ -20,6 +21,8 @@ from .idp_settings import NO_NONCE_KINDS, ProviderSettings
 if TYPE_CHECKING:
     from ..adapters.bounded_http import BoundedHttpClient
     from ..adapters.local_idp import LocalIdentityProvider
+    from ..adapters.workos import WorkOSIdentityProvider
+    from ..adapters.workos_directory import WorkOSIdentityDirectory
 
 # The kind /auth/providers shows for an adapter put in by hand (tests,
 # embedding), and the name of one put in as ``identity_provider`` while
@@ -106,6 +109,20 @@ def callback_of(
     if not redirect_uri:
         return None
     return callback_uri(redirect_uri, name, lone=len(specs) <= 1)
+
+
+def workos_adapter(**kwargs: Any) -> WorkOSIdentityProvider:
+    from ..adapters.workos import WorkOSIdentityProvider
+
+    return WorkOSIdentityProvider(**kwargs)
+
+
+def workos_directory(**kwargs: Any) -> WorkOSIdentityDirectory:
+    """WorkOS's directory over a ``WorkOSApi(**kwargs)``."""
+    from ..adapters.workos_api import WorkOSApi
+    from ..adapters.workos_directory import WorkOSIdentityDirectory
+
+    return WorkOSIdentityDirectory(WorkOSApi(**kwargs))
 
 
 def remote_adapter(

@@ -12,7 +12,7 @@ create (these modules hold a dozen).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..domain.ports import (
     Clock,
@@ -24,7 +24,6 @@ from ..domain.ports import (
 
 if TYPE_CHECKING:
     from ..adapters.bounded_http import BoundedHttpClient
-    from ..adapters.dynamodb_table import DynamoDBTable
     from ..adapters.key_ring import KeyRing
     from ..adapters.local_idp import LocalIdentityProvider
     from ..adapters.memory import InMemoryUserRepository
@@ -50,12 +49,6 @@ def sqlite_user_repository(path: str, clock: Clock) -> SQLiteUserRepository:
     from ..adapters.sqlite import SQLiteUserRepository
 
     return SQLiteUserRepository(path, clock=clock)
-
-
-def dynamodb_table(client: Any, table: str) -> DynamoDBTable:
-    from ..adapters.dynamodb_table import DynamoDBTable
-
-    return DynamoDBTable(client, table)
 
 
 def memory_user_repository(clock: Clock) -> InMemoryUserRepository:
@@ -155,10 +148,3 @@ def login_state_codec(key: bytes, clock: Clock) -> LoginStateCodec:
     from .login_state import LoginStateCodec
 
     return LoginStateCodec(key=key, clock=clock)
-
-
-def login_state_label() -> bytes:
-    """The label the login cookie's key is derived under (KMS signs it)."""
-    from .login_state import HKDF_INFO
-
-    return HKDF_INFO

@@ -11,7 +11,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -66,31 +66,25 @@ def in_lambda(environ: Mapping[str, str]) -> bool:
     return bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
-def _int(
-    environ: Mapping[str, str], name: str, default: int, low: int, high: int
-) -> int:
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(
+    environ: Mapping[str, str],
+    name: str,
+    kind: type[_Number],
+    default: _Number,
+    low: _Number,
+    high: _Number,
+) -> _Number:
     raw = environ.get(PREFIX + name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw.strip())
+        value = kind(raw.strip())
     except ValueError:
-        raise NotConfigured(f"{PREFIX}{name} must be a whole number") from None
-    if not low <= value <= high:
-        raise NotConfigured(f"{PREFIX}{name} must be between {low} and {high}")
-    return value
-
-
-def _float(
-    environ: Mapping[str, str], name: str, default: float, low: float, high: float
-) -> float:
-    raw = environ.get(PREFIX + name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise NotConfigured(f"{PREFIX}{name} must be a number") from None
+        what = "a whole number" if kind is int else "a number"
+        raise NotConfigured(f"{PREFIX}{name} must be {what}") from None
     if not low <= value <= high:
         raise NotConfigured(f"{PREFIX}{name} must be between {low} and {high}")
     return value
@@ -183,9 +177,9 @@ class Settings:
             "data_dir": data_dir,
             "issuer": env.get(PREFIX + "ISSUER") or "wikibot.io",
             "audience": env.get(PREFIX + "AUDIENCE") or "wikibot.io",
-            "token_ttl": _int(env, "TOKEN_TTL", 86400, 1, 31_536_000),
-            "max_token_ttl": _int(env, "MAX_TOKEN_TTL", 86400, 1, 31_536_000),
-            "leeway": _int(env, "LEEWAY", 30, 1, 300),
+            "token_ttl": _number(env, "TOKEN_TTL", int, 86400, 1, 31_536_000),
+            "max_token_ttl": _number(env, "MAX_TOKEN_TTL", int, 86400, 1, 31_536_000),
+            "leeway": _number(env, "LEEWAY", int, 30, 1, 300),
             "private_key": _text(env, PREFIX + "PRIVATE_KEY"),
             "private_key_file": _text(env, PREFIX + "PRIVATE_KEY_FILE"),
             "kms_key_id": _stripped(env, PREFIX + "KMS_KEY_ID"),
@@ -194,8 +188,8 @@ class Settings:
             or f"sqlite:///{(data_dir / 'users.db').as_posix()}",
             "idp": _stripped(env, IDP_VARIABLE) or idp_default,
             "redirect_uri": _text(env, PREFIX + "REDIRECT_URI"),
-            "idp_timeout": _float(env, "IDP_TIMEOUT", 5.0, 0.1, 60.0),
-            "user_cache_ttl": _float(env, "USER_CACHE_TTL", 0.0, 0.0, 3600.0),
+            "idp_timeout": _number(env, "IDP_TIMEOUT", float, 5.0, 0.1, 60.0),
+            "user_cache_ttl": _number(env, "USER_CACHE_TTL", float, 0.0, 0.0, 3600.0),
             "cookie_auth": _bool(env, "COOKIE_AUTH", True),
             "authorizer_cookie_auth": _bool(env, "AUTHORIZER_COOKIE_AUTH", False),
             "authorizer_response": _choice(

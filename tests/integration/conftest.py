@@ -1,8 +1,9 @@
 """Fixtures shared by the integration tests: the anyio backend of the ASGI
 tests; for the IdP tests the WorkOS, OpenID and GitHub stand-in servers (one
 each for the session, reset before each test), oidc-provider as the real
-OpenID peer, and MockTransport providers whose clients are closed; moto's KMS,
-in-process and as its standalone server."""
+OpenID peer, the IdP adapters' bounded HTTP client, and clients over
+MockTransport (the WorkOS adapters on them) that are closed after the test;
+moto's KMS, in-process and as its standalone server."""
 
 from __future__ import annotations
 
@@ -23,8 +24,13 @@ from tests.integration.web import SERVER_KINDS, base_for
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
+from wikibot_auth.adapters.workos_api import WorkOSApi
+from wikibot_auth.adapters.workos_directory import WorkOSIdentityDirectory
 
+MockHttp = Callable[..., BoundedHttpClient]
 MockProvider = Callable[..., WorkOSIdentityProvider]
+MockDirectory = Callable[..., WorkOSIdentityDirectory]
+MOCK_WORKOS_URL = "https://workos.invalid"
 S = TypeVar("S", bound=StandIn)
 
 
@@ -85,35 +91,81 @@ def oidc_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OIDCPeer]:
         yield peer
 
 
+@pytest.fixture(scope="session")
+def oidc_peer_without_claims_parameter(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OIDCPeer]:
+    """oidc-provider as it comes: the profile only from UserInfo."""
+    tmp = tmp_path_factory.mktemp("oidc-provider-plain")
+    with oidc_provider_or_skip(tmp, claims_parameter=False) as peer:
+        yield peer
+
+
 @pytest.fixture
-def mock_provider() -> Iterator[MockProvider]:
-    """``mock_provider(answer, budget=None, **client_options)``: the adapter on
-    a ``BoundedHttpClient`` over an ``httpx.MockTransport`` calling ``answer``;
-    no sleeping between retries unless ``sleep`` says otherwise."""
+def http(sleeps: Callable[[float], None]) -> Iterator[BoundedHttpClient]:
+    """The IdP adapters' bounded client for the stand-ins and the real peer:
+    3 s per request (a Node.js peer on a busy machine), and retries that
+    record their waits in ``sleeps`` instead of sleeping. A test of the
+    timeout itself builds a client of its own."""
+    with BoundedHttpClient(timeout=3.0, sleep=sleeps) as client:
+        yield client
+
+
+@pytest.fixture
+def mock_http() -> Iterator[MockHttp]:
+    """``mock_http(answer, **client_options)``: a ``BoundedHttpClient`` over an
+    ``httpx.MockTransport`` calling ``answer``, closed after the test; no
+    sleeping between retries unless ``sleep`` says otherwise."""
     clients: list[BoundedHttpClient] = []
 
     def make(
-        answer: Callable[[httpx.Request], httpx.Response],
-        budget: float | None = None,
-        **options: object,
-    ) -> WorkOSIdentityProvider:
+        answer: Callable[[httpx.Request], httpx.Response], **options: Any
+    ) -> BoundedHttpClient:
         options.setdefault("sleep", lambda seconds: None)
-        client = BoundedHttpClient(
-            transport=httpx.MockTransport(answer),
-            **options,  # type: ignore[arg-type]
-        )
+        client = BoundedHttpClient(transport=httpx.MockTransport(answer), **options)
         clients.append(client)
-        return WorkOSIdentityProvider(
-            client,
-            api_key=API_KEY,
-            client_id=CLIENT_ID,
-            base_url="https://workos.invalid",
-            budget=budget,
-        )
+        return client
 
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def mock_provider(mock_http: MockHttp) -> MockProvider:
+    """``mock_provider(answer, budget=None, **client_options)``: the WorkOS
+    login adapter on ``mock_http(answer, **client_options)``."""
+
+    def make(
+        answer: Callable[[httpx.Request], httpx.Response],
+        budget: float | None = None,
+        **options: Any,
+    ) -> WorkOSIdentityProvider:
+        return WorkOSIdentityProvider(
+            mock_http(answer, **options),
+            api_key=API_KEY,
+            client_id=CLIENT_ID,
+            base_url=MOCK_WORKOS_URL,
+            budget=budget,
+        )
+
+    return make
+
+
+@pytest.fixture
+def mock_directory(mock_http: MockHttp) -> MockDirectory:
+    """``mock_directory(answer, **client_options)``: the WorkOS directory
+    adapter on ``mock_http(answer, **client_options)``."""
+
+    def make(
+        answer: Callable[[httpx.Request], httpx.Response], **options: Any
+    ) -> WorkOSIdentityDirectory:
+        api = WorkOSApi(
+            mock_http(answer, **options), api_key=API_KEY, base_url=MOCK_WORKOS_URL
+        )
+        return WorkOSIdentityDirectory(api)
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,6 @@ Under ``CI=true`` a missing Node.js or dynalite is a failure, never a skip.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +14,15 @@ from pathlib import Path
 from tests.integration.peer_process import (
     ROOT,
     answers,
+    installed,
+    node,
     or_skip,
     running_peer,
 )
 
 DYNALITE = ROOT / "node_modules" / ".bin" / "dynalite"
-START_TIMEOUT_S = 20.0
-
-
-class DynaliteMissing(RuntimeError):
-    pass
+# dynalite's table operations take no time, so tests need not wait for them.
+INSTANT = ("--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
 
 
 def _answers(endpoint: str) -> bool:
@@ -38,21 +35,16 @@ def run_dynalite(binary: Path = DYNALITE) -> Iterator[str]:
     """Start dynalite; yield its endpoint URL; stop it on exit.
 
     Raises:
-        DynaliteMissing: Node.js or node_modules/.bin/dynalite is not there
+        PeerMissing: Node.js or node_modules/.bin/dynalite is not there
             (run ``npm ci``).
     """
-    if shutil.which("node") is None:
-        raise DynaliteMissing("Node.js is not installed (dynalite needs it)")
-    if not binary.exists():
-        raise DynaliteMissing(f"{binary} is missing: run `npm ci` at the repo root")
+    node("dynalite")
+    installed(binary, "npm ci")
 
     def argv(port: int) -> list[str]:
-        argv = [str(binary), "--host", "127.0.0.1", "--port", str(port)]
-        for setting in ("--createTableMs", "--deleteTableMs", "--updateTableMs"):
-            argv += [setting, "0"]
-        return argv
+        return [str(binary), "--host", "127.0.0.1", "--port", str(port), *INSTANT]
 
-    with running_peer("dynalite", argv, _answers, START_TIMEOUT_S) as endpoint:
+    with running_peer("dynalite", argv, _answers, timeout=20.0) as endpoint:
         yield endpoint
 
 
@@ -60,5 +52,5 @@ def run_dynalite(binary: Path = DYNALITE) -> Iterator[str]:
 def dynalite_or_skip(binary: Path = DYNALITE) -> Iterator[str]:
     """``run_dynalite`` for a fixture: skip when it is missing, except under
     ``CI=true`` where that fails the run."""
-    with or_skip(run_dynalite(binary), DynaliteMissing, "dynalite") as endpoint:
+    with or_skip(run_dynalite(binary), "dynalite") as endpoint:
         yield endpoint

@@ -18,16 +18,12 @@ from pathlib import Path
 from tests.integration.peer_process import (
     ROOT,
     answers,
+    installed,
     or_skip,
     running_peer,
 )
 
 MOTO_SERVER = ROOT / ".moto-venv" / "bin" / "moto_server"
-START_TIMEOUT_S = 30.0
-
-
-class MotoServerMissing(RuntimeError):
-    pass
 
 
 def _answers(endpoint: str) -> bool:
@@ -48,18 +44,15 @@ def run_moto_server(binary: Path = MOTO_SERVER) -> Iterator[str]:
     """Start ``moto_server``; yield its endpoint URL; stop it on exit.
 
     Raises:
-        MotoServerMissing: ``.moto-venv`` is not there (run ``make test``, or
-            the ``.moto-venv/.stamp`` rule of the Makefile).
+        PeerMissing: ``.moto-venv`` is not there (run ``make test``, or the
+            ``.moto-venv/.stamp`` rule of the Makefile).
     """
-    if not binary.exists():
-        raise MotoServerMissing(
-            f"{binary} is missing: run `make .moto-venv/.stamp` at the repo root"
-        )
+    installed(binary, "make .moto-venv/.stamp")
 
     def argv(port: int) -> list[str]:
         return [str(binary), "-H", "127.0.0.1", "-p", str(port)]
 
-    with running_peer("moto_server", argv, _answers, START_TIMEOUT_S) as endpoint:
+    with running_peer("moto_server", argv, _answers, timeout=30.0) as endpoint:
         yield endpoint
 
 
@@ -67,5 +60,5 @@ def run_moto_server(binary: Path = MOTO_SERVER) -> Iterator[str]:
 def moto_server_or_skip(binary: Path = MOTO_SERVER) -> Iterator[str]:
     """``run_moto_server`` for a fixture: skip when it is missing, except
     under ``CI=true`` where that fails the run."""
-    with or_skip(run_moto_server(binary), MotoServerMissing, "moto's server") as url:
+    with or_skip(run_moto_server(binary), "moto's server") as url:
         yield url

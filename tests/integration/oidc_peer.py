@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,15 +24,21 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import attrs
 import httpx
 
-from tests.integration.peer_process import free_port, or_skip, running_process
+from tests.integration.peer_process import (
+    ROOT,
+    PeerMissing,
+    free_port,
+    installed,
+    node,
+    or_skip,
+    running_process,
+)
 from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.oidc import OIDCIdentityProvider, OIDCProviderConfig
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
 PACKAGE = ROOT / "node_modules" / "oidc-provider" / "package.json"
 VERSION = "9.13.3"
-START_TIMEOUT_S = 20.0
 REDIRECT = "https://wiki.example/auth/callback/peer"
 # A lone provider keeps the bare callback (the IdP contract uses it).
 BARE_REDIRECT = "https://wiki.example/auth/callback"
@@ -97,10 +102,6 @@ CLIENTS = [
         redirect_uris=LOOPBACK_REDIRECTS,
     ),
 ]
-
-
-class PeerMissing(RuntimeError):
-    pass
 
 
 @attrs.frozen
@@ -197,30 +198,43 @@ def _answers(issuer: str) -> bool:
 
 
 @contextlib.contextmanager
-def run_oidc_provider(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
+def run_oidc_provider(
+    tmp: Path, package: Path = PACKAGE, *, claims_parameter: bool = True
+) -> Iterator[OIDCPeer]:
     """Start oidc-provider with ``CLIENTS`` and ``ACCOUNTS``; stop it on exit.
+
+    With ``claims_parameter`` it takes OpenID Connect's ``claims`` request
+    parameter (Core §5.5) and says so in discovery, so the profile comes in
+    the ID token; without, it keeps it for UserInfo (its default: the ID token
+    of a code flow holds no profile claims).
 
     Raises:
         PeerMissing: Node.js or the pinned package is not there (``npm ci``).
     """
-    node = shutil.which("node")
-    if node is None:
-        raise PeerMissing("Node.js is not installed (oidc-provider needs it)")
-    if not package.exists():
-        raise PeerMissing(f"{package} is missing: run `npm ci` at the repo root")
-    installed = json.loads(package.read_text(encoding="utf-8")).get("version")
-    if installed != VERSION:
-        raise PeerMissing(f"oidc-provider {installed} installed, {VERSION} pinned")
-    setup = tmp / "oidc-provider-setup.json"
-    setup.write_text(json.dumps({"clients": CLIENTS, "accounts": ACCOUNTS}))
+    node_path = node("oidc-provider")
+    found = json.loads(installed(package, "npm ci").read_text(encoding="utf-8"))
+    if found.get("version") != VERSION:
+        raise PeerMissing(
+            f"oidc-provider {found.get('version')} installed, {VERSION} pinned"
+        )
     port = free_port()
+    setup = tmp / f"oidc-provider-setup-{port}.json"
+    setup.write_text(
+        json.dumps(
+            {
+                "clients": CLIENTS,
+                "accounts": ACCOUNTS,
+                "claimsParameter": claims_parameter,
+            }
+        )
+    )
     issuer = f"http://127.0.0.1:{port}"
-    argv = [node, str(SCRIPT), str(port), str(setup)]
+    argv = [node_path, str(SCRIPT), str(port), str(setup)]
     with running_process(
         "oidc-provider",
         argv,
         lambda: _answers(issuer),
-        START_TIMEOUT_S,
+        timeout=20.0,
         cwd=ROOT,
         stderr_tail=800,
     ):
@@ -228,8 +242,11 @@ def run_oidc_provider(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
 
 
 @contextlib.contextmanager
-def oidc_provider_or_skip(tmp: Path, package: Path = PACKAGE) -> Iterator[OIDCPeer]:
+def oidc_provider_or_skip(
+    tmp: Path, package: Path = PACKAGE, *, claims_parameter: bool = True
+) -> Iterator[OIDCPeer]:
     """``run_oidc_provider`` for a fixture: skip when it is missing, except
     under ``CI=true`` where that fails the run."""
-    with or_skip(run_oidc_provider(tmp, package), PeerMissing, "oidc-provider") as peer:
+    peer = run_oidc_provider(tmp, package, claims_parameter=claims_parameter)
+    with or_skip(peer, "oidc-provider") as peer:
         yield peer

@@ -4,6 +4,8 @@
 // claims) chosen by tests/integration/oidc_peer.py. Its development
 // interaction pages (login, consent) are driven over HTTP by the tests, or by
 // a browser.
+// SETUP's `claimsParameter` turns on OpenID Connect's `claims` request
+// parameter (the profile then comes in the ID token).
 // Signing keys (RSA, P-256, Ed25519) are made fresh at every start.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: setup.clients,
   jwks,
   cookies: { keys: [randomBytes(32).toString('hex')] },
+  features: { claimsParameter: { enabled: Boolean(setup.claimsParameter) } },
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],

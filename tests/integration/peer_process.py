@@ -7,6 +7,7 @@ stopped by its own pid, and a fixture form that skips when the peer is missing
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import subprocess
 import time
@@ -22,6 +23,34 @@ from tests.missing import required
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class PeerMissing(RuntimeError):
+    """What a peer needs (Node.js, an npm package, moto's venv) is not on this
+    machine; the message says how to install it."""
+
+
+def node(peer: str) -> str:
+    """The path of Node.js.
+
+    Raises:
+        PeerMissing: it is not installed.
+    """
+    found = shutil.which("node")
+    if found is None:
+        raise PeerMissing(f"Node.js is not installed ({peer} needs it)")
+    return found
+
+
+def installed(path: Path, how: str) -> Path:
+    """``path``, which ``how`` (run at the repo root) installs.
+
+    Raises:
+        PeerMissing: it is not there.
+    """
+    if not path.exists():
+        raise PeerMissing(f"{path} is missing: run `{how}` at the repo root")
+    return path
 
 
 def answers(request: urllib.request.Request | str) -> bool:
@@ -106,14 +135,12 @@ def running_peer(
 
 
 @contextlib.contextmanager
-def or_skip(
-    server: AbstractContextManager[T], missing: type[Exception], what: str
-) -> Iterator[T]:
-    """``server`` for a fixture: skip when it raises ``missing`` on entry,
+def or_skip(server: AbstractContextManager[T], what: str) -> Iterator[T]:
+    """``server`` for a fixture: skip when it raises ``PeerMissing`` on entry,
     except under ``CI=true`` where that fails the run."""
     try:
         value = server.__enter__()
-    except missing as exc:
+    except PeerMissing as exc:
         required(f"{what}: {exc}")
     try:
         yield value

@@ -5,7 +5,6 @@ the bounded worker pool, the body cap, retries and Retry-After, and secrets."""
 
 from __future__ import annotations
 
-import ast
 import base64
 import email.utils
 import logging
@@ -13,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,7 +20,6 @@ import pytest
 
 from tests.integration.hostile_server import MODES, HostileServer
 from tests.integration.workos_standin import API_KEY, WorkOSStandIn
-from wikibot_auth.adapters import bounded_http, workos
 from wikibot_auth.adapters.bounded_http import (
     MAX_BODY_BYTES,
     BoundedHttpClient,
@@ -48,25 +46,6 @@ def get(http: BoundedHttpClient, url: str, **options: Any) -> HttpAnswer:
     return http.request(
         "GET", url, service="Test", route="identities", headers=BEARER, **options
     )
-
-
-@pytest.fixture
-def mock_http() -> Iterator[Callable[..., BoundedHttpClient]]:
-    """``mock_http(answer, **options)``: a client over ``httpx.MockTransport``
-    that never sleeps between retries unless told otherwise."""
-    clients: list[BoundedHttpClient] = []
-
-    def make(
-        answer: Callable[[httpx.Request], httpx.Response], **options: Any
-    ) -> BoundedHttpClient:
-        options.setdefault("sleep", lambda seconds: None)
-        client = BoundedHttpClient(transport=httpx.MockTransport(answer), **options)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def call_in_thread(function: Callable[[], Any]) -> Callable[[], Any]:
@@ -150,6 +129,25 @@ def test_redirects_are_never_followed(mock_http):
     )
     assert got.status == 307
     assert urls == ["https://idp.invalid/a"]
+
+
+def test_a_cookie_one_answer_sets_never_rides_on_another_request(mock_http):
+    # One client serves every user's login: a cookie set during Alice's must
+    # not travel with Bob's, nor back to the same provider later.
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(
+            200,
+            json={},
+            headers={"Set-Cookie": "session=alice-secret; Path=/; Secure"},
+        )
+
+    http = mock_http(answer)
+    for _ in range(2):
+        http.request("GET", "https://idp.invalid/a", service="T", route="a")
+    assert sent == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -672,28 +670,3 @@ def test_no_secret_of_a_form_request_reaches_an_error_or_a_log(
 def test_an_answer_s_repr_shows_neither_body_nor_headers():
     answer = HttpAnswer(200, httpx.Headers({"Set-Cookie": "eyJTOKEN"}), b"eyJTOKEN")
     assert "eyJTOKEN" not in repr(answer)
-
-
-# -- a helper, not an adapter --------------------------------------------------
-
-
-def sibling_imports(module: Any) -> set[str]:
-    """The modules of ``wikibot_auth.adapters`` that ``module`` imports
-    (relatively, as the package does: STYLE.md)."""
-    with open(module.__file__, encoding="utf-8") as source:
-        tree = ast.parse(source.read())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.ImportFrom):
-            continue
-        parts = (node.module or "").split(".")
-        if node.level == 1:
-            found.update([parts[0]] if node.module else [a.name for a in node.names])
-        elif node.level == 2 and parts[0] == "adapters":
-            found.update(parts[1:2] or [a.name for a in node.names])
-    return found
-
-
-def test_the_transport_imports_no_adapter_and_workos_only_the_transport():
-    assert sibling_imports(bounded_http) == {"http_attempt"}
-    assert sibling_imports(workos) == {"bounded_http"}

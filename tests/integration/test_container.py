@@ -72,6 +72,8 @@ def test_both_key_settings_is_an_error(tmp_path, key_file):
         ("WIKIBOT_AUTH_LEEWAY", "0"),
         ("WIKIBOT_AUTH_LEEWAY", "301"),
         ("WIKIBOT_AUTH_TOKEN_TTL", "soon"),
+        ("WIKIBOT_AUTH_IDP_TIMEOUT", "fast"),
+        ("WIKIBOT_AUTH_USER_CACHE_TTL", "3601"),
         ("WIKIBOT_AUTH_ENV", "staging"),
         ("WIKIBOT_AUTH_USER_STORE", "postgres://x"),
         ("WIKIBOT_AUTH_IDP", "okta"),
@@ -84,6 +86,18 @@ def test_bad_setting_names_the_variable(tmp_path, name, value):
     with pytest.raises(NotConfigured, match=name.removeprefix("WIKIBOT_AUTH_")) as info:
         create_container(env(tmp_path, **{name: value}))
     assert value not in str(info.value) or value in ("0",)
+
+
+def test_numbers_are_read_as_their_kind():
+    from wikibot_auth.entrypoints.settings import Settings
+
+    read = Settings.from_env(
+        {"WIKIBOT_AUTH_LEEWAY": " 45 ", "WIKIBOT_AUTH_IDP_TIMEOUT": "2.5"}
+    )
+    assert (read.leeway, read.idp_timeout) == (45, 2.5)
+    assert type(read.leeway) is int
+    with pytest.raises(NotConfigured, match="LEEWAY must be a whole number"):
+        Settings.from_env({"WIKIBOT_AUTH_LEEWAY": "2.5"})
 
 
 def test_settings_reach_the_token_signer(tmp_path):

@@ -5,6 +5,7 @@ adapter made on first use, all remote ones on the one ``idp_http_client``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,6 +23,7 @@ from wikibot_auth.adapters.local_idp import LocalIdentityProvider
 from wikibot_auth.adapters.memory import ScriptedIdentityProvider
 from wikibot_auth.adapters.oidc import OIDCIdentityProvider
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
+from wikibot_auth.adapters.workos_directory import WorkOSIdentityDirectory
 from wikibot_auth.domain.errors import InvalidRequest
 from wikibot_auth.domain.model import AuthorizationRequest
 from wikibot_auth.domain.pkce import new_code_verifier
@@ -98,11 +100,20 @@ def test_adapters_are_made_on_first_use_and_discovery_waits_for_a_login(
     assert several.identity_providers()["acme"] is acme  # kept
 
 
+def client_of(adapter: Any) -> object:
+    """The bounded client an adapter sends through (WorkOS's adapters keep it
+    in the API helper they share)."""
+    if isinstance(adapter, WorkOSIdentityProvider | WorkOSIdentityDirectory):
+        return adapter._api._http
+    return adapter._http
+
+
 def test_every_remote_adapter_shares_the_one_http_client(several):
     client = several.idp_http_client()
     found = several.identity_providers()
     for name in ("workos", "acme", "github"):
-        assert found[name]._http is client, name  # type: ignore[attr-defined]
+        assert client_of(found[name]) is client, name
+    assert client_of(several.identity_directory()) is client
     several.shutdown_resources()
     assert client.is_closed
 
@@ -117,7 +128,7 @@ def test_concurrent_first_use_makes_each_adapter_and_the_client_once(several):
     run_together(18, use)
     assert len({(name, id(adapter)) for name, adapter in made}) == 3
     client = several.idp_http_client()
-    assert {id(adapter._http) for _, adapter in made} == {id(client)}  # type: ignore[attr-defined]
+    assert {id(client_of(adapter)) for _, adapter in made} == {id(client)}
 
 
 def test_each_provider_is_sent_its_own_callback(several):
@@ -179,3 +190,13 @@ def test_the_local_idp_is_active_when_it_is_listed(tmp_path):
 
 
 ACME_LOOPBACK = {"WIKIBOT_AUTH_OIDC_ACME_ISSUER": "http://127.0.0.1:9"}
+
+
+def test_the_identity_directory_is_workos_whenever_its_api_key_is_set(tmp_path):
+    # Whichever providers log people in; the directory needs no client id.
+    env = environ(tmp_path, "acme", **ACME_LOOPBACK)
+    del env["WORKOS_CLIENT_ID"]
+    directory = create_container(env).identity_directory()
+    assert isinstance(directory, WorkOSIdentityDirectory)
+    del env["WORKOS_API_KEY"]
+    assert create_container(env).identity_directory() is None

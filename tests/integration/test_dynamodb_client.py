@@ -17,7 +17,6 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.conftest import workos_profile
-from tests.integration.dynalite import dynalite_or_skip
 from tests.integration.peer_process import free_port
 from tests.integration.store_helpers import login
 from wikibot_auth.adapters.dynamodb import DynamoDBUserRepository, make_dynamodb_client
@@ -149,16 +148,6 @@ def test_throttling_is_retried_three_attempts_then_store_unavailable(
         repo.get("usr_1")
     assert len(attempts) == 3
     assert info.value.retry_after == 1
-
-
-@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
-def test_missing_dynalite_fails_under_ci_and_skips_elsewhere(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str, outcome: str
-) -> None:
-    monkeypatch.setenv("CI", ci)
-    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
-    with pytest.raises(expected, match="npm ci"), dynalite_or_skip(tmp_path / "nope"):
-        pass  # pragma: no cover - never entered
 
 
 def test_importing_the_container_does_not_import_boto3() -> None:

@@ -84,11 +84,6 @@ class CountingSigner:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
 def store() -> TestStore:
     return TestStore()
 

@@ -5,7 +5,6 @@ verified email, GitHub Enterprise's URLs, rate limits and the error table."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -37,12 +36,6 @@ from wikibot_auth.domain.pkce import new_code_verifier
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 OCTOCAT = Identity("github", "1")
-
-
-@pytest.fixture
-def http() -> Iterator[BoundedHttpClient]:
-    with BoundedHttpClient(timeout=2.0, sleep=lambda seconds: None) as client:
-        yield client
 
 
 def github(

@@ -6,7 +6,7 @@ certified provider), so the fakes cannot drift from the real thing."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -85,32 +85,30 @@ def github(http: BoundedHttpClient, server: github_standin.GitHubStandIn) -> Har
     return Harness(idp, server.issue_code, hint="login")
 
 
+def workos(http: BoundedHttpClient, server: WorkOSStandIn) -> Harness:
+    idp = WorkOSIdentityProvider(
+        http,
+        api_key=API_KEY,
+        client_id=CLIENT_ID,
+        base_url=server.url,
+        redirect_uri=REDIRECT,
+    )
+    return Harness(idp, server.issue_code)
+
+
 @pytest.fixture(params=["scripted", "local", "workos", "oidc", "github"])
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+def harness(request: pytest.FixtureRequest) -> Harness:
     if request.param == "scripted":
-        yield scripted()
-    elif request.param == "local":
-        yield local()
-    elif request.param == "oidc":
-        peer = request.getfixturevalue("oidc_peer")
-        with BoundedHttpClient(timeout=3.0) as client:
-            yield oidc(client, peer)
-    elif request.param == "github":
-        server = request.getfixturevalue("github_standin")
-        with BoundedHttpClient(timeout=2.0) as client:
-            yield github(client, server)
-    else:
-        server: WorkOSStandIn = request.getfixturevalue("standin_server")
-        server.reset()
-        with BoundedHttpClient(timeout=2.0) as client:
-            idp = WorkOSIdentityProvider(
-                client,
-                api_key=API_KEY,
-                client_id=CLIENT_ID,
-                base_url=server.url,
-                redirect_uri=REDIRECT,
-            )
-            yield Harness(idp, server.issue_code)
+        return scripted()
+    if request.param == "local":
+        return local()
+    # The remote providers, each on the shared client over HTTP to its peer.
+    http = request.getfixturevalue("http")
+    if request.param == "oidc":
+        return oidc(http, request.getfixturevalue("oidc_peer"))
+    if request.param == "github":
+        return github(http, request.getfixturevalue("github_standin"))
+    return workos(http, request.getfixturevalue("standin"))
 
 
 def start(harness: Harness) -> LoginCallback:

@@ -175,18 +175,3 @@ def test_production_accepts_a_kms_key_alone_and_generates_no_key(tmp_path):
     assert (settings.kms_key_id, settings.may_generate_key) == (ALIAS, False)
     development = Settings.from_env({"WIKIBOT_AUTH_KMS_KEY_ID": ALIAS})
     assert development.may_generate_key is False
-
-
-@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
-def test_a_missing_moto_server_fails_under_ci_and_skips_elsewhere(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str, outcome: str
-) -> None:
-    from tests.integration.moto_server import moto_server_or_skip
-
-    monkeypatch.setenv("CI", ci)
-    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
-    with (
-        pytest.raises(expected, match="moto-venv"),
-        moto_server_or_skip(tmp_path / "moto_server"),
-    ):
-        pass  # pragma: no cover - never entered

@@ -4,7 +4,6 @@ stand-in: none is accepted, and each fails with the error table's code."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,14 +16,7 @@ from tests.integration.oidc_standin import (
     public_jwk,
     sign,
 )
-from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.domain.errors import IdPError, LoginFailed
-
-
-@pytest.fixture
-def http() -> Iterator[BoundedHttpClient]:
-    with BoundedHttpClient(timeout=2.0, sleep=lambda seconds: None) as client:
-        yield client
 
 
 def _public_pem() -> bytes:

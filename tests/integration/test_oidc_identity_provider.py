@@ -6,9 +6,9 @@ a user."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,12 +46,6 @@ from wikibot_auth.domain.model import (
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 ACME = Identity("acme", SUBJECT)
-
-
-@pytest.fixture
-def http() -> Iterator[BoundedHttpClient]:
-    with BoundedHttpClient(timeout=1.0, sleep=lambda seconds: None) as client:
-        yield client
 
 
 def claims_mint(**changes) -> Mint:
@@ -97,6 +91,44 @@ def test_sign_up_asks_for_prompt_create_where_the_provider_offers_it(
         AuthorizationRequest("s", "c", REDIRECT, nonce="n", screen_hint="sign-up")
     )
     assert parse_qs(urlsplit(url).query)["prompt"] == ["create"]
+
+
+@pytest.mark.parametrize(
+    ("scopes", "asked"),
+    [
+        (
+            ("openid", "email", "profile"),
+            ["email", "email_verified", "name", "given_name", "family_name"],
+        ),
+        (("openid", "email"), ["email", "email_verified"]),
+        (("openid", "profile"), ["name", "given_name", "family_name"]),
+        (("openid",), None),
+    ],
+)
+def test_the_profile_is_asked_for_in_the_id_token_where_the_claims_parameter_is_taken(
+    http, oidc_standin, scopes, asked
+):
+    oidc_standin.discovery["claims_parameter_supported"] = True
+    url = acme(http, oidc_standin, scopes=scopes).authorization_url(
+        AuthorizationRequest("s", "c", REDIRECT, nonce="n")
+    )
+    claims = parse_qs(urlsplit(url).query).get("claims")
+    if asked is None:
+        assert claims is None
+    else:
+        assert claims is not None
+        assert json.loads(claims[0]) == {"id_token": dict.fromkeys(asked)}
+
+
+@pytest.mark.parametrize("flag", [False, "true", 1, None])
+def test_no_claims_parameter_goes_to_a_provider_that_does_not_say_it_takes_one(
+    http, oidc_standin, flag
+):
+    oidc_standin.discovery["claims_parameter_supported"] = flag
+    url = acme(http, oidc_standin).authorization_url(
+        AuthorizationRequest("s", "c", REDIRECT, nonce="n")
+    )
+    assert "claims" not in parse_qs(urlsplit(url).query)
 
 
 # -- discovery ---------------------------------------------------------------
@@ -390,10 +422,13 @@ def test_token_endpoint_failures_map_onto_the_error_table(
     assert len(oidc_standin.calls("token")) == 1  # a code is never retried
 
 
-def test_a_slow_token_endpoint_is_unavailable(http, oidc_standin):
+def test_a_slow_token_endpoint_is_unavailable(oidc_standin):
     oidc_standin.slow_seconds = 1.5
     oidc_standin.fail("token", "slow")
-    with pytest.raises(IdPUnavailable):
+    with (
+        BoundedHttpClient(timeout=1.0) as http,  # shorter than the token's wait
+        pytest.raises(IdPUnavailable),
+    ):
         exchange(acme(http, oidc_standin), oidc_standin)
 
 

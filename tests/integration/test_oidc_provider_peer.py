@@ -1,15 +1,14 @@
 """The OIDC adapter against a real certified OpenID provider (panva's
 oidc-provider, see ``oidc_peer.py``): discovery, the login and consent pages,
 PKCE, each client authentication method, ID tokens in RS256, ES256, EdDSA and
-PS256, UserInfo, RFC 9207's ``iss``; and Alice, who signed up through WorkOS
+PS256, the profile in the ID token (the ``claims`` parameter) or from
+UserInfo, RFC 9207's ``iss``; and Alice, who signed up through WorkOS
 with Google, found again when she signs in with Google directly."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import attrs
 import pytest
@@ -21,10 +20,8 @@ from tests.integration.oidc_peer import (
     UNVERIFIED,
     VERSION,
     OIDCPeer,
-    oidc_provider_or_skip,
 )
 from tests.integration.workos_standin import API_KEY, CLIENT_ID, WorkOSStandIn, s256
-from wikibot_auth.adapters.bounded_http import BoundedHttpClient
 from wikibot_auth.adapters.oidc import OIDCIdentityProvider
 from wikibot_auth.adapters.workos import WorkOSIdentityProvider
 from wikibot_auth.domain.errors import IdPError, InvalidCallback, LoginFailed
@@ -38,12 +35,13 @@ from wikibot_auth.domain.pkce import code_challenge_s256, new_code_verifier
 from wikibot_auth.domain.use_cases import ExchangeAuthCode
 
 ALICE_AT_GOOGLE = Identity("google", ALICE)
-
-
-@pytest.fixture
-def http() -> Iterator[BoundedHttpClient]:
-    with BoundedHttpClient(timeout=3.0) as client:
-        yield client
+ALICE_PROFILE = IdentityProfile(
+    alias=ALICE_AT_GOOGLE,
+    email="alice@example.com",
+    first_name="Alice Liddell",
+    email_verified=True,
+)
+USERINFO = "/me"  # oidc-provider's UserInfo endpoint
 
 
 def callback(
@@ -80,15 +78,24 @@ def test_each_client_authentication_and_algorithm_logs_alice_in(
     http, oidc_peer, client_id, method
 ):
     idp = oidc_peer.google(http, client_id, token_auth_method=method)
+    userinfo = oidc_peer.requests().get(USERINFO, 0)
     profile = login(idp, oidc_peer)
-    assert profile == IdentityProfile(
-        alias=ALICE_AT_GOOGLE,
-        email="alice@example.com",
-        first_name="Alice Liddell",
-        email_verified=True,
-    )
+    assert profile == ALICE_PROFILE
     assert profile.primary == ALICE_AT_GOOGLE
     assert profile.display_name == "Alice Liddell"
+    # The peer takes the claims parameter: the profile came in the ID token.
+    assert oidc_peer.requests().get(USERINFO, 0) == userinfo
+
+
+def test_a_provider_without_the_claims_parameter_gives_the_profile_by_userinfo(
+    http, oidc_peer_without_claims_parameter
+):
+    peer = oidc_peer_without_claims_parameter
+    idp = peer.google(http)
+    assert not idp.metadata().claims_parameter_supported
+    userinfo = peer.requests().get(USERINFO, 0)
+    assert login(idp, peer) == ALICE_PROFILE
+    assert peer.requests().get(USERINFO, 0) == userinfo + 1
 
 
 def test_discovery_says_the_callback_carries_iss(http, oidc_peer):
@@ -173,17 +180,3 @@ def test_alice_from_workos_is_the_same_user_through_google_directly(
 def test_the_peer_is_pinned_exactly():
     package = json.loads((ROOT / "package.json").read_text())
     assert package["devDependencies"]["oidc-provider"] == VERSION
-
-
-@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
-def test_a_missing_peer_fails_under_ci_and_skips_elsewhere(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str, outcome: str
-) -> None:
-    monkeypatch.setenv("CI", ci)
-    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
-    missing = tmp_path / "package.json"
-    with (
-        pytest.raises(expected, match="npm ci"),
-        oidc_provider_or_skip(tmp_path, missing),
-    ):
-        pass  # pragma: no cover - never entered

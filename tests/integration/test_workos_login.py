@@ -4,7 +4,6 @@ WorkOS adapter over HTTP to the stand-in; then the same through the container.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -29,11 +28,10 @@ GOOGLE = Identity("google", "108872335")
 
 
 @pytest.fixture
-def workos(standin: WorkOSStandIn) -> Iterator[WorkOSIdentityProvider]:
-    with BoundedHttpClient(timeout=2.0, sleep=lambda seconds: None) as client:
-        yield WorkOSIdentityProvider(
-            client, api_key=API_KEY, client_id=CLIENT_ID, base_url=standin.url
-        )
+def workos(standin: WorkOSStandIn, http: BoundedHttpClient) -> WorkOSIdentityProvider:
+    return WorkOSIdentityProvider(
+        http, api_key=API_KEY, client_id=CLIENT_ID, base_url=standin.url
+    )
 
 
 @pytest.fixture

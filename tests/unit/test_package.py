@@ -93,6 +93,7 @@ ADAPTER_HELPERS = {
     "sqlite_rows",
     "sqlite_connections",
     "sqlite_schema",
+    "workos_api",
 }
 
 
