@@ -100,22 +100,20 @@ def test_a_warm_token_is_answered_from_memory(authenticate, header, call: Call):
 
 
 @CALLS
-def test_a_sign_out_through_the_cache_is_seen_at_once(
-    authenticate, users, header, clock, call: Call
+@pytest.mark.parametrize(
+    ("act", "refusal"),
+    [
+        (lambda users, clock: SignOutEverywhere(users, clock)(USER), TokenRevoked),
+        (lambda users, clock: SetUserDisabled(users, clock)(USER, True), UserDisabled),
+    ],
+    ids=["sign-out", "disable"],
+)
+def test_a_sign_out_or_disabling_through_the_cache_is_seen_at_once(
+    authenticate, users, header, clock, call: Call, act, refusal
 ):
     call(authenticate, header)
-    SignOutEverywhere(users, clock)(USER)
-    with pytest.raises(TokenRevoked):
-        call(authenticate, header)
-
-
-@CALLS
-def test_disabling_through_the_cache_is_seen_at_once(
-    authenticate, users, header, clock, call: Call
-):
-    call(authenticate, header)
-    SetUserDisabled(users, clock)(USER, True)
-    with pytest.raises(UserDisabled):
+    act(users, clock)
+    with pytest.raises(refusal):
         call(authenticate, header)
 
 
