@@ -71,7 +71,13 @@ serve: venv
 # The two Lambda artifacts (docs/deploying-aws.md), for arm64 / Python 3.12
 # whatever machine builds them: pip takes only wheels made for that platform
 # (cryptography's and dependency-injector's .so files are aarch64 ones) and
-# compiles no .pyc (this machine's Python may not be 3.12).
+# compiles no .pyc (this machine's Python may not be 3.12). A Lambda function's
+# code is read-only, so without .pyc every cold start compiles every module
+# again (about three times the CPU of importing them compiled: see
+# docs/performance.md); a Python 3.12 (LAMBDA_PYTHON, by default python3.12
+# on PATH, else pyenv's) compiles them, as unchecked hashes (a zip keeps no exact
+# mtime) that name /var/task in tracebacks. Without one the packages hold no
+# .pyc, and the build says so.
 #   $(LAMBDA_DIR)/authorizer: the base package (no web framework)
 #   $(LAMBDA_DIR)/login:      the package with the `lambda` extra (Mangum, Starlette)
 # The project is built once as a pure-Python wheel, from a copy of its sources
@@ -80,6 +86,10 @@ LAMBDA_DIR ?= build/lambda
 LAMBDA_TARGET := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
   --implementation cp --python-version 3.12 --only-binary=:all: --no-compile
 LAMBDA_SOURCES := pyproject.toml setup.py README.md src
+LAMBDA_PYTHON ?= $(firstword $(foreach python,python3.12 \
+  $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),$(shell $(python) -c \
+  'import sys; assert sys.version_info[:2] == (3, 12); print(sys.executable)' \
+  2>/dev/null)))
 
 lambda: venv
 	rm -rf $(LAMBDA_DIR)/authorizer $(LAMBDA_DIR)/login $(LAMBDA_DIR)/.source \
@@ -94,6 +104,11 @@ lambda: venv
 	  "$$(echo $(LAMBDA_DIR)/.wheel/*.whl)[lambda]"
 	rm -rf $(LAMBDA_DIR)/authorizer/bin $(LAMBDA_DIR)/login/bin \
 	  $(LAMBDA_DIR)/.source $(LAMBDA_DIR)/.wheel
+	$(if $(LAMBDA_PYTHON),for function in authorizer login; do \
+	  $(LAMBDA_PYTHON) -m compileall -q -j0 --invalidation-mode unchecked-hash \
+	    -s $(LAMBDA_DIR)/$$function -p /var/task $(LAMBDA_DIR)/$$function \
+	    || exit 1; done,@echo "warning: no Python 3.12 (LAMBDA_PYTHON): the packages \
+	hold no .pyc, and every cold start will compile every module")
 	du -sh $(LAMBDA_DIR)/authorizer $(LAMBDA_DIR)/login
 
 # Benchmarks (never part of `make test`): peers come from the `bench` extra;

@@ -1,6 +1,7 @@
 """``make lambda``: the two Lambda packages, built once for the session into a
 temporary directory, are for arm64 / Python 3.12 whatever machine builds
-them; the authorizer's holds no web framework; the template deploys each."""
+them, with every module compiled for 3.12 where a Python 3.12 builds them; the
+authorizer's holds no web framework; the template deploys each."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 EM_AARCH64 = 183  # e_machine of an ELF file for arm64
 FRAMEWORKS = ("starlette", "uvicorn", "mangum", "fastapi", "pydantic", "flask")
+PYENV = Path.home() / ".pyenv" / "versions"
+# In Python 3.12: each .pyc's magic is 3.12's, its flags, the file it names.
+CHECK_PYC = """
+import importlib.util, marshal, sys
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    code = marshal.loads(data[16:])
+    print(data[:4] == importlib.util.MAGIC_NUMBER,
+          int.from_bytes(data[4:8], "little"), code.co_filename)
+"""
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +99,55 @@ def test_every_shared_object_is_arm64_for_python_3_12(artifacts, function):
         version = re.search(r"cpython-(\d+)", path.name)
         assert version is None or version.group(1) == "312", path.name
     # nothing compiled for the building machine's Python
-    assert not list(package.rglob("*.pyc"))
+    assert all(p.name.endswith(".cpython-312.pyc") for p in package.rglob("*.pyc"))
+
+
+def python_3_12() -> str | None:
+    """The interpreter ``make lambda`` compiles with (the Makefile's search)."""
+    candidates = ["python3.12", *map(str, PYENV.glob("3.12*/bin/python3.12"))]
+    for python in candidates:
+        try:
+            found = subprocess.run(
+                [
+                    python,
+                    "-c",
+                    "import sys; print(sys.version_info[:2], sys.executable)",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except OSError:
+            continue
+        if found.returncode == 0 and found.stdout.startswith("(3, 12)"):
+            return found.stdout.split()[-1]
+    return None
+
+
+@pytest.mark.parametrize("function", ["authorizer", "login"])
+def test_every_module_is_compiled_for_python_3_12_where_one_builds(artifacts, function):
+    # Lambda's code is read-only: a module without its .pyc is compiled again
+    # at every cold start.
+    package = artifacts / function
+    sources = sorted(package.rglob("*.py"))
+    compiled = sorted(package.rglob("*.pyc"))
+    python = python_3_12()
+    if python is None:  # the build warned; nothing half-compiled
+        assert compiled == []
+        return
+    expected = [p.parent / "__pycache__" / f"{p.stem}.cpython-312.pyc" for p in sources]
+    assert compiled == sorted(expected)
+    probe = subprocess.run(
+        [python, "-c", CHECK_PYC, *map(str, compiled[:: max(len(compiled) // 40, 1)])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    for line in probe.stdout.splitlines():
+        magic_ok, flags, filename = line.split(" ", 2)
+        assert (magic_ok, flags) == ("True", "1"), line  # unchecked hash
+        assert filename.startswith("/var/task/"), line
 
 
 def test_the_authorizer_package_holds_no_web_framework(artifacts):
