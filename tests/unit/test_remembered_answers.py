@@ -20,6 +20,7 @@ from wikibot_auth.adapters.user_cache import CachingUserRepository, answer_memor
 from wikibot_auth.domain.errors import (
     AuthError,
     InvalidRequest,
+    InvalidToken,
     TokenExpired,
     TokenRevoked,
     UserDisabled,
@@ -279,6 +280,24 @@ def test_answers_made_over_another_user_cache_are_not_used(signer, store, clock)
     Authenticate(signer, first, first, answers, clock)(header)
     with pytest.raises(UserDisabled):
         Authenticate(signer, second, second, answers, clock)(header)
+
+
+def test_answers_made_under_another_signer_are_not_used(
+    private_key, other_key, users, clock
+):
+    # The memory is the container's (one per process) and outlives a swapped
+    # signer: a new key ring without the old key (a rotation's last step) must
+    # refuse the old key's tokens as its validate_token does.
+    old = RS256TokenSigner(KeyRing.of_private_key(private_key), clock)
+    new = RS256TokenSigner(KeyRing.of_private_key(other_key), clock)
+    answers = answer_memory_of(users)
+    header = f"Bearer {old.create_token(USER)}"
+    Authenticate(old, users, users, answers, clock)(header)
+    with pytest.raises(InvalidToken):
+        Authenticate(new, users, users)(header)  # the uncached path
+    for call in (sync_call, async_call, cookie_call, async_cookie_call):
+        with pytest.raises(InvalidToken):
+            call(Authenticate(new, users, users, answers, clock), header)
 
 
 def test_remembered_answers_need_the_clock(signer, users):
