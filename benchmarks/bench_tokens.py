@@ -373,7 +373,7 @@ def run_memory(signer: RS256TokenSigner, token: str) -> None:
             assert lease is not None
             record, start, end, entry = lease
             answer = AuthenticatedUser.from_user(record)
-            answers.put(token, (answer, users, user_id, entry, start, end))
+            answers.put(token, (answer, signer, users, user_id, entry, start, end))
 
     used, _ = _traced(fill_answers)
     print(

@@ -2,7 +2,8 @@
 
 With the user cache on, an answer is remembered per token (``answers``) for as
 long as both things it was made from stay as they were: the token passes its
-time rules (the signer's ``acceptable_between``) and the user record is the
+time rules (``acceptable_between`` of the very signer that verified it, so a
+swapped signer or key ring verifies again) and the user record is the
 one the user cache still holds and would reuse (its ``lease``: the same entry,
 which a write made through the cache, a newer read or an eviction replaces,
 read at most the cache's TTL ago). A warm request is then one lookup instead
@@ -169,8 +170,10 @@ class Authenticate:
         entry = answers.get(token)
         if entry is None:
             return None
-        answer, source, user_id, held, start, end = entry
-        if source is not self.cached_users or not source.holds(user_id, held):
+        answer, signer, source, user_id, held, start, end = entry
+        if signer is not self.token_signer or source is not self.cached_users:
+            return None  # made by another signer or over another user memory
+        if not source.holds(user_id, held):
             return None
         clock = self.clock
         if clock is not None and start <= clock.now() < end:
@@ -202,7 +205,8 @@ class Authenticate:
         start, end = self.token_signer.acceptable_between(claims)
         start, end = max(start, read_at), min(end, reused_until)
         if start < end:
-            answers.put(token, (answer, cached, claims.sub, held, start, end))
+            signer = self.token_signer
+            answers.put(token, (answer, signer, cached, claims.sub, held, start, end))
 
 
 def _usual(header: str | None) -> TypeGuard[str]:

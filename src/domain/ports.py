@@ -241,11 +241,13 @@ class CachedUsers(Protocol):
 
 UserLease = tuple[User, float, float, object]
 
-# An answer of ``authenticate`` and what it stays right under: the user memory
-# and the entry (``CachedUsers.lease``) its record came from, under the user id
-# it was asked for, and the instants between which both the token and that
-# record are still accepted as they were.
-RememberedAnswer = tuple[AuthenticatedUser, CachedUsers, str, object, float, float]
+# An answer of ``authenticate`` and what it stays right under: the signer that
+# verified the token, the user memory and the entry (``CachedUsers.lease``) its
+# record came from, under the user id it was asked for, and the instants
+# between which both the token and that record are still accepted as they were.
+RememberedAnswer = tuple[
+    AuthenticatedUser, TokenSigner, CachedUsers, str, object, float, float
+]
 
 
 class AnswerMemory(Protocol):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -20,6 +22,7 @@ from wikibot_auth.adapters.user_cache import CachingUserRepository, answer_memor
 from wikibot_auth.domain.errors import (
     AuthError,
     InvalidRequest,
+    InvalidToken,
     TokenExpired,
     TokenRevoked,
     UserDisabled,
@@ -279,6 +282,24 @@ def test_answers_made_over_another_user_cache_are_not_used(signer, store, clock)
         Authenticate(signer, second, second, answers, clock)(header)
 
 
+def test_answers_made_under_another_signer_are_not_used(
+    private_key, other_key, users, clock
+):
+    # The memory is the container's (one per process) and outlives a swapped
+    # signer: a new key ring without the old key (a rotation's last step) must
+    # refuse the old key's tokens as its validate_token does.
+    old = RS256TokenSigner(KeyRing.of_private_key(private_key), clock)
+    new = RS256TokenSigner(KeyRing.of_private_key(other_key), clock)
+    answers = answer_memory_of(users)
+    header = f"Bearer {old.create_token(USER)}"
+    Authenticate(old, users, users, answers, clock)(header)
+    with pytest.raises(InvalidToken):
+        Authenticate(new, users, users)(header)  # the uncached path
+    for call in (sync_call, async_call, cookie_call, async_cookie_call):
+        with pytest.raises(InvalidToken):
+            call(Authenticate(new, users, users, answers, clock), header)
+
+
 def test_remembered_answers_need_the_clock(signer, users):
     with pytest.raises(ValueError, match="clock"):
         Authenticate(signer, users, users, answer_memory_of(users))
@@ -370,3 +391,70 @@ def test_the_signers_window_lies_inside_its_time_rules(
     for now in inside if start < end else []:
         if start <= now < end:
             rules.check_times(now, (exp, iat, nbf))  # iat and nbf as stated
+
+
+class CountingStore(InMemoryUserRepository):
+    """Counts the reads that reach the store."""
+
+    reads = 0
+
+    def get(self, user_id: str) -> User | None:
+        self.reads += 1
+        return super().get(user_id)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="debatable, performance only: a remembered answer checks its user "
+    "cache entry with peek(), so the busiest user is the first one the user "
+    "cache's LRU evicts, and its next request reads the store",
+)
+def test_remembered_requests_keep_their_user_recently_used(signer, clock):
+    store = CountingStore(clock)
+    for user_id in (USER, "usr_2", "usr_3"):
+        store.create(
+            User(user_id, "a@example.com", "A", "local", user_id),
+            [Identity("local", user_id)],
+        )
+    users = CachingUserRepository(store, clock, TTL, max_entries=2)
+    authenticate = wired(signer, users, clock)
+    header = f"Bearer {signer.create_token(USER)}"
+    authenticate(header)
+    users.get("usr_2")
+    authenticate(header)  # the plain path's user cache hit makes USER recent
+    users.get("usr_3")  # evicts the least recently used: usr_2 for the plain path
+    reads = store.reads
+    authenticate(header)
+    assert store.reads == reads  # as Authenticate(signer, users, users) reads
+
+
+def test_no_thread_is_answered_after_a_sign_out_through_the_cache_returns(
+    signer, store, users, clock
+):
+    authenticate = wired(signer, users, clock)
+    header = f"Bearer {signer.create_token(USER)}"
+    authenticate(header)
+    signed_out, done = threading.Event(), threading.Event()
+    late: list[AuthenticatedUser] = []
+
+    def requests() -> None:
+        while not done.is_set():
+            after = signed_out.is_set()
+            try:
+                answer = authenticate(header)
+            except TokenRevoked:
+                continue
+            if after:
+                late.append(answer)
+
+    threads = [threading.Thread(target=requests) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.02)
+    SignOutEverywhere(users, clock)(USER)
+    signed_out.set()
+    time.sleep(0.02)
+    done.set()
+    for thread in threads:
+        thread.join()
+    assert late == []
