@@ -1,6 +1,6 @@
 """``python -m benchmarks [name ...] [--save FILE] [--compare FILE]``: run every
 ``bench_*.py`` section in turn (or only those named, e.g. ``tokens``), each
-printing its own table.
+printing its own table. The soak (ten minutes) runs only when named.
 
 ``--save FILE`` writes the figures the sections recorded (JSON: the machine,
 then each figure with its kind). ``--compare FILE`` sets this run's ratios
@@ -22,6 +22,8 @@ from pathlib import Path
 from benchmarks.harness import RECORDED, machine_line
 
 THRESHOLD = 0.15
+# Sections too long for a run of everything: they run when named.
+BY_NAME_ONLY = {"soak": "ten minutes of `serve` under load"}
 
 
 def compare(saved: dict[str, object], threshold: float) -> list[str]:
@@ -58,12 +60,16 @@ def main(argv: list[str]) -> int:
         if m.name.startswith("bench_")
     )
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("sections", nargs="*", help=f"any of {names}; all if none")
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        help=f"any of {names}; if none, all but {sorted(BY_NAME_ONLY)}",
+    )
     parser.add_argument("--save", type=Path, help="write this run's figures here")
     parser.add_argument("--compare", type=Path, help="a file written by --save")
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
     args = parser.parse_args(argv)
-    chosen = args.sections or names
+    chosen = args.sections or [name for name in names if name not in BY_NAME_ONLY]
     unknown = set(chosen) - set(names)
     if unknown:
         print(f"unknown sections {sorted(unknown)}; known: {names}", file=sys.stderr)
@@ -79,6 +85,9 @@ def main(argv: list[str]) -> int:
             module.run()
         else:
             print(f"\n({name}: run by hand, see benchmarks/bench_{name}.py)")
+    if not args.sections:
+        for name, what in BY_NAME_ONLY.items():
+            print(f"\n({name}: {what}; run it by name: python -m benchmarks {name})")
     if saved is not None:
         print("\n".join(compare(saved, args.threshold)))
     if args.save is not None:

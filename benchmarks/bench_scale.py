@@ -1,7 +1,9 @@
-"""Scale: 100,000 distinct users, each presenting its own token, one thread.
+"""Scale: 100,000 distinct users, each presenting its own token, in one thread
+and in four processes.
 
     .venv/bin/python -m benchmarks scale
-    WIKIBOT_BENCH_SCALE_USERS=20000 .venv/bin/python -m benchmarks scale
+    WIKIBOT_BENCH_SCALE_USERS=20000 WIKIBOT_BENCH_SCALE_PROCESSES=2 \\
+        .venv/bin/python -m benchmarks scale
 
 The users live in an SQLite store (the default store; its schema made by the
 repository, the rows written in one transaction to save minutes); each has a
@@ -10,15 +12,26 @@ defaults: a token cache of 10,000, the user cache off; then the user cache at
 5 s) first sees every token once in a random order (warm-up), then answers
 ``USERS`` requests, each for a token drawn uniformly at random: the worst
 case for the caches (ten times more users than entries), so most requests
-verify an RSA signature again. Reported: per-request latency p50/p99/p99.9
-after warm-up, and the process's memory (VmRSS, VmHWM) once the tokens are
-minted (the baseline: the load itself, 100,000 tokens), after the warm-up and
-at the end: with bounded caches it stops growing after the warm-up.
+verify an RSA signature again.
+
+One thread: this process. Four processes (``scale_processes``): each its own
+caches over the same SQLite file, all warmed up, then answering a quarter of
+the requests each at the same time, back to back (on a 2-core machine four
+busy processes take turns on the CPUs), and once more paced at a steady rate
+per process that leaves the CPUs room (``WIKIBOT_BENCH_SCALE_RATE``).
+
+Reported: per-request latency p50/p99/p99.9 after the warm-up, every request
+timed alone (``request_timing``), with what explains a tail: the share of
+requests descheduled mid-call (wall time above the thread's CPU time), the CPU
+time's own p99/p50, garbage-collector passes and involuntary context switches
+during the timed requests. Memory per process (VmRSS, VmHWM) once the tokens
+are loaded (the baseline: the load itself, 100,000 tokens), after the warm-up
+and at the end, beside what the full caches hold: with bounded caches it stops
+growing after the warm-up.
 """
 
 from __future__ import annotations
 
-import array
 import gc
 import os
 import random
@@ -27,7 +40,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from benchmarks.harness import record
+from benchmarks.request_timing import (
+    DESCHEDULED_US,
+    Timings,
+    memory_kib,
+    retained_mib,
+    time_requests,
+)
+from benchmarks.scale_processes import Job, Report, run_processes
 from wikibot_auth.adapters.key_files import generate_private_key
 from wikibot_auth.adapters.key_ring import KeyRing
 from wikibot_auth.adapters.rs256 import RS256TokenSigner
@@ -37,18 +60,12 @@ from wikibot_auth.adapters.user_cache import with_user_cache
 from wikibot_auth.domain.use_cases import Authenticate
 
 USERS = int(os.environ.get("WIKIBOT_BENCH_SCALE_USERS", "100000"))
+PROCESSES = int(os.environ.get("WIKIBOT_BENCH_SCALE_PROCESSES", "4"))
+# Paced run: requests per second per process (4 x 1,000 x ~50 us: a fifth of
+# one CPU).
+RATE = float(os.environ.get("WIKIBOT_BENCH_SCALE_RATE", "1000"))
 SEED = 14
-
-
-def memory_kib() -> dict[str, int]:
-    """VmRSS and VmHWM of this process (Linux /proc)."""
-    found: dict[str, int] = {}
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                name, value = line.split(":", 1)
-                found[name] = int(value.split()[0])
-    return found
+MIB = 1024
 
 
 def populate(path: Path, count: int, now: int) -> list[str]:
@@ -80,8 +97,132 @@ def populate(path: Path, count: int, now: int) -> list[str]:
     return ids
 
 
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+def explain(timings: Timings) -> str:
+    """What happened during the timed requests, beside the percentiles."""
+    s = timings.summary()
+    return (
+        f"descheduled mid-call (wall - CPU > {DESCHEDULED_US:g} us): "
+        f"{s['descheduled']:.2%} of requests; CPU time p50 {s['cpu_p50']:.1f}, "
+        f"p99 {s['cpu_p99']:.1f} us (p99/p50 {s['cpu_p99'] / s['cpu_p50']:.2f}); "
+        f"GC passes {timings.gc_passes} ({timings.gc_ms:.1f} ms); "
+        f"involuntary context switches {timings.involuntary_switches:,}"
+    )
+
+
+def verdict(name: str, timings: Timings) -> str:
+    s = timings.summary()
+    ratio = s["p99"] / s["p50"]
+    record(f"{name}, p99 / p50", ratio)
+    record(f"{name}, p50 (us)", s["p50"], "us")
+    record(f"{name}, p99 (us)", s["p99"], "us")
+    mark = "met" if ratio <= 3 else "MISSED"
+    return f"  target p99 at most 3x p50: {ratio:.2f} {mark}"
+
+
+def row(label: str, timings: Timings) -> str:
+    s = timings.summary()
+    return (
+        f"{label:<34} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['p999']:>9.1f} "
+        f"{s['p99'] / s['p50']:>8.2f} {s['hits']:>10.1%}"
+    )
+
+
+HEADER = (
+    f"{'configuration':<34} {'p50 us':>8} {'p99 us':>8} {'p99.9 us':>9} "
+    f"{'p99/p50':>8} {'token hits':>10}"
+)
+
+
+def one_thread(store: SQLiteUserRepository, ring: KeyRing, headers: list[str]) -> None:
+    clock = SystemClock()
+    rng = random.Random(SEED)
+    print(f"\n## scale: {USERS:,} users, one token each, one thread, SQLite store")
+    print(
+        f"{HEADER} {'RSS MiB: load':>14} {'warm':>6} {'end':>6} {'peak':>6} "
+        f"{'caches':>6}"
+    )
+    for ttl in (0.0, 5.0):
+        gc.collect()
+        load = memory_kib()
+        signer = RS256TokenSigner(ring, clock)  # the default 10,000 entries
+        users = with_user_cache(store, clock, ttl)
+        authenticate = Authenticate(signer, users)
+        for header in rng.sample(headers, len(headers)):  # warm-up
+            authenticate(header)
+        entries = signer._entries  # bench bookkeeping: is it a hit?
+        assert entries is not None
+        timings = time_requests(
+            authenticate, headers, USERS, rng, cached=entries._items
+        )
+        warm, end = timings.memory_before, timings.memory_after
+        caches = retained_mib(entries._items)
+        user_entries = getattr(users, "_entries", None)
+        if user_entries is not None:
+            caches += retained_mib(user_entries._items)
+        label = f"user cache {ttl:g} s, token cache {signer.cache_size:,}"
+        print(
+            f"{row(label, timings)} {load['VmRSS'] / MIB:>14.1f} "
+            f"{warm['VmRSS'] / MIB:>6.1f} {end['VmRSS'] / MIB:>6.1f} "
+            f"{end['VmHWM'] / MIB:>6.1f} {caches:>6.1f}"
+        )
+        name = f"scale {USERS}: user cache {ttl:g} s"
+        growth = (end["VmRSS"] - warm["VmRSS"]) / MIB
+        record(f"{name}, RSS growth after warm-up (MiB)", growth, "MiB")
+        print(
+            f"{verdict(name, timings)}; RSS after the warm-up {growth:+.1f} MiB by "
+            f"the end; caches: {signer.cached_tokens():,} tokens"
+            + ("" if user_entries is None else f", {len(user_entries):,} users")
+        )
+        print(f"  {explain(timings)}")
+        del authenticate, users, signer, entries, user_entries, timings
+
+
+def processes(db: Path, tokens: Path, public_keys: Path) -> None:
+    print(
+        f"\n## scale: {USERS:,} users, {PROCESSES} processes (each its own caches, "
+        "the same SQLite file, all at once), every process warmed up on every token"
+    )
+    print(HEADER)
+    share = USERS // PROCESSES
+    configurations = [
+        (0.0, None, "back to back"),
+        (5.0, None, "back to back"),
+        (0.0, 1 / RATE, f"{RATE:,.0f}/s each"),
+    ]
+    for ttl, interval, pace in configurations:
+        jobs = [
+            Job(i, db, tokens, public_keys, ttl, share, SEED + 1 + i, interval)
+            for i in range(PROCESSES)
+        ]
+        started = time.perf_counter()
+        reports = run_processes(jobs)
+        elapsed = time.perf_counter() - started
+        pooled = Timings.merged([r.timings for r in reports])
+        label = f"user cache {ttl:g} s, {pace}"
+        print(row(label, pooled))
+        name = f"scale {USERS} x{PROCESSES} processes: user cache {ttl:g} s, {pace}"
+        print(f"{verdict(name, pooled)} (over all {PROCESSES} processes' requests)")
+        print(f"  {explain(pooled)}")
+        print(f"  per process ({elapsed:.0f} s with the warm-up):")
+        for report in reports:
+            print(f"    {per_process(report)}")
+        growth = max((r.end["VmRSS"] - r.warm["VmRSS"]) / MIB for r in reports)
+        record(f"{name}, RSS growth after warm-up, largest (MiB)", growth, "MiB")
+        peak = max((r.end["VmHWM"] - r.load["VmRSS"]) / MIB for r in reports)
+        record(f"{name}, peak RSS above the load, largest (MiB)", peak, "MiB")
+
+
+def per_process(report: Report) -> str:
+    s = report.timings.summary()
+    load, warm, end = (m["VmRSS"] / MIB for m in (report.load, report.warm, report.end))
+    peak = report.end["VmHWM"] / MIB
+    return (
+        f"#{report.index}: p50 {s['p50']:.1f} p99 {s['p99']:.1f} us "
+        f"(p99/p50 {s['p99'] / s['p50']:.2f}, descheduled {s['descheduled']:.1%}); "
+        f"RSS MiB load {load:.1f}, warm {warm:.1f}, end {end:.1f}, peak {peak:.1f} "
+        f"(+{peak - load:.1f} over the load; caches hold {report.caches_mib:.1f}: "
+        f"{report.cached_tokens:,} tokens, {report.cached_users:,} users)"
+    )
 
 
 def run() -> None:
@@ -89,67 +230,28 @@ def run() -> None:
     key = generate_private_key()
     ring = KeyRing.of_private_key(key)
     minting = RS256TokenSigner(ring, clock, cache_size=0)
-    rng = random.Random(SEED)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        ids = populate(Path(tmp) / "users.db", USERS, int(clock.now()))
+        db = Path(tmp) / "users.db"
+        ids = populate(db, USERS, int(clock.now()))
         headers = [f"Bearer {minting.create_token(uid)}" for uid in ids]
-        setup = time.perf_counter() - started
-        store = SQLiteUserRepository(Path(tmp) / "users.db")
-        print(
-            f"\n## scale: {USERS:,} users, one token each, one thread, SQLite store "
-            f"(setup {setup:.0f} s: users written, tokens minted)"
+        tokens = Path(tmp) / "tokens.txt"
+        with tokens.open("w", encoding="ascii") as lines:  # not one 60 MB string
+            lines.writelines(f"{header}\n" for header in headers)
+        public_keys = Path(tmp) / "public.pem"
+        public_keys.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            )
         )
         print(
-            f"{'configuration':<32} {'p50 us':>8} {'p99 us':>8} {'p99.9 us':>9} "
-            f"{'p99/p50':>8} {'token hits':>10} {'RSS MiB: load':>14} "
-            f"{'warm':>6} {'end':>6} {'peak':>6}"
+            f"\n(scale setup {time.perf_counter() - started:.0f} s: {USERS:,} users "
+            "written, tokens minted)"
         )
-        for ttl in (0.0, 5.0):
-            gc.collect()
-            baseline = memory_kib()
-            signer = RS256TokenSigner(ring, clock)  # the default 10,000 entries
-            users = with_user_cache(store, clock, ttl)
-            authenticate = Authenticate(signer, users)
-            for header in rng.sample(headers, len(headers)):  # warm-up
-                authenticate(header)
-            # The measurements' own memory, allocated before the snapshot.
-            latencies = array.array("d", bytes(8 * USERS))
-            warm = memory_kib()
-            hits = 0
-            entries = signer._entries  # bench bookkeeping: is it a hit?
-            assert entries is not None
-            for i in range(USERS):
-                header = headers[rng.randrange(USERS)]
-                hits += header[7:] in entries._items
-                begin = time.perf_counter_ns()
-                authenticate(header)
-                latencies[i] = (time.perf_counter_ns() - begin) / 1000
-            end = memory_kib()
-            ordered = sorted(latencies)
-            p50, p99 = percentile(ordered, 0.5), percentile(ordered, 0.99)
-            label = f"user cache {ttl:g} s, token cache {signer.cache_size:,}"
-            print(
-                f"{label:<32} {p50:>8.1f} {p99:>8.1f} "
-                f"{percentile(ordered, 0.999):>9.1f} {p99 / p50:>8.2f} "
-                f"{hits / USERS:>10.1%} {baseline['VmRSS'] / 1024:>14.1f} "
-                f"{warm['VmRSS'] / 1024:>6.1f} {end['VmRSS'] / 1024:>6.1f} "
-                f"{end['VmHWM'] / 1024:>6.1f}"
-            )
-            record(f"scale {USERS}: user cache {ttl:g} s, p99 / p50", p99 / p50)
-            record(f"scale {USERS}: user cache {ttl:g} s, p50 (us)", p50, "us")
-            growth = (end["VmRSS"] - warm["VmRSS"]) / 1024
-            record(
-                f"scale {USERS}: user cache {ttl:g} s, RSS growth after warm-up (MiB)",
-                growth,
-                "MiB",
-            )
-            mark = "met" if p99 <= 3 * p50 else "MISSED"
-            print(
-                f"  target p99 at most 3x p50: {p99 / p50:.2f} {mark}; RSS after the "
-                f"warm-up {growth:+.1f} MiB by the end; caches: "
-                f"{signer.cached_tokens():,} tokens"
-                + ("" if ttl == 0 else f", {len(users):,} users")  # type: ignore[arg-type]
-            )
-            del authenticate, users, signer, entries, latencies, ordered
+        store = SQLiteUserRepository(db)
+        one_thread(store, ring, headers)
         store.close()
+        del headers
+        if PROCESSES > 0:
+            processes(db, tokens, public_keys)

@@ -17,21 +17,27 @@ import os
 import time
 
 
-class _Connection:
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a prebuilt request in, the status
+    and body out (responses must carry Content-Length). The soak benchmark
+    drives ``serve`` with these too."""
+
     def __init__(
         self, streams: tuple[asyncio.StreamReader, asyncio.StreamWriter]
     ) -> None:
         self.reader, self.writer = streams
 
-    async def get(self, request: bytes) -> int:
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         length = 0
         for line in head.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
-        await self.reader.readexactly(length)
-        return int(head[9:12])
+        return int(head[9:12]), await self.reader.readexactly(length)
+
+    async def get(self, request: bytes) -> int:
+        return (await self.exchange(request))[0]
 
     async def timed(
         self,
@@ -62,7 +68,7 @@ async def load(
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *headers]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     conns = [
-        _Connection(await asyncio.open_connection("127.0.0.1", port))
+        Connection(await asyncio.open_connection("127.0.0.1", port))
         for _ in range(connections)
     ]
     for _ in range(warmup):  # caches filled, connections open, then timing

@@ -18,6 +18,15 @@ logger = logging.getLogger("wikibot_auth")
 
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
+# Each connection's page cache, KiB (SQLite's default: 2,000). A server holds
+# one connection per worker thread (6 under `serve` on 2 cores, up to 32), each
+# caching its own copy of whatever pages it read: with users spread over the
+# whole file that is memory growing for minutes, 2 MiB a thread, for a hit rate
+# of a few percent. The B-trees' inner pages fit in 512 KiB; a leaf comes from
+# the OS page cache. Measured on 100,000 users: a random user's read 10.0 us
+# with either size, the soak's growth after its warm-up 6.0 -> 3.3 MiB.
+PAGE_CACHE_KIB = 512
+
 # A forked child's copies of its parent's connections. SQLite advises against
 # closing (or using) a connection inherited across fork(): the child keeps them
 # referenced here, so garbage collection never closes them either.
@@ -144,6 +153,7 @@ class SQLiteConnections:
                 lambda: db.execute("PRAGMA journal_mode = WAL"), self.busy_timeout
             )
             db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
             db.execute("PRAGMA foreign_keys = ON")
             self._on_open(db)
         except BaseException:

@@ -34,6 +34,16 @@ def running_server(
     tmp_path: Path, environ: Mapping[str, str]
 ) -> Iterator[tuple[str, Path]]:
     """Start ``wikibot-auth serve``; yield (base URL, path of its output)."""
+    with serve_process(tmp_path, environ) as (base, output, _):
+        yield base, output
+
+
+@contextlib.contextmanager
+def serve_process(
+    tmp_path: Path, environ: Mapping[str, str]
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """``running_server``, and the server's process (the soak benchmark reads
+    its memory)."""
     port = free_port()
     output = tmp_path / "serve.log"
     with output.open("wb") as sink:
@@ -67,7 +77,7 @@ def running_server(
                 if time.monotonic() > deadline:
                     raise RuntimeError("serve did not start in time")
                 time.sleep(0.1)
-            yield base, output
+            yield base, output, process
         finally:
             process.terminate()
             try:

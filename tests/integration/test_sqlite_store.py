@@ -56,6 +56,23 @@ def test_short_lived_threads_leave_no_connection_open(tmp_path: Path) -> None:
     assert repo.open_connections() == 0
 
 
+def test_each_threads_connection_caches_at_most_512_kib_of_pages(
+    tmp_path: Path,
+) -> None:
+    repo = SQLiteUserRepository(tmp_path / "users.db")
+    sizes: list[int] = []
+
+    def cache_size() -> None:
+        sizes.append(repo._connection().execute("PRAGMA cache_size").fetchone()[0])
+
+    cache_size()
+    thread = threading.Thread(target=cache_size)
+    thread.start()
+    thread.join()
+    assert sizes == [-512, -512]  # KiB; SQLite's default is -2000
+    repo.close()
+
+
 def test_close_retires_live_threads_connections_without_touching_them(
     tmp_path: Path,
 ) -> None:
