@@ -20,6 +20,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_tokens import wired
 from benchmarks.request_timing import Timings, memory_kib, retained_mib, time_requests
 from wikibot_auth.adapters.key_files import load_public_keys
 from wikibot_auth.adapters.key_ring import KeyRing
@@ -27,7 +28,6 @@ from wikibot_auth.adapters.rs256 import RS256TokenSigner
 from wikibot_auth.adapters.sqlite import SQLiteUserRepository
 from wikibot_auth.adapters.system_clock import SystemClock
 from wikibot_auth.adapters.user_cache import with_user_cache
-from wikibot_auth.domain.use_cases import Authenticate
 
 BARRIER_TIMEOUT_S = 600.0
 
@@ -69,7 +69,7 @@ def serve_requests(job: Job, barrier: Barrier, reports: Any) -> None:
     store = SQLiteUserRepository(job.store)
     signer = RS256TokenSigner(ring, clock)  # the default 10,000 entries
     users = with_user_cache(store, clock, job.user_cache_ttl)
-    authenticate = Authenticate(signer, users)
+    authenticate = wired(signer, users, clock)
     rng = random.Random(job.seed)
     load = memory_kib()
     barrier.wait(BARRIER_TIMEOUT_S)
