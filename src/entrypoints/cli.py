@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from ..domain.errors import AuthError, UnknownUser
 from ..domain.model import MAX_GENERATION, User
 from .asgi import create_app
-from .cli_keys import add_key_commands
+from .cli_keys import add_key_commands, with_kids_attached
 from .cli_usage import Parser, UsageError
 from .cli_users import add_migration_verbs
 from .cli_workos import add_workos_command
@@ -343,7 +343,9 @@ def main(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(
+            with_kids_attached(sys.argv[1:] if argv is None else argv)
+        )
         args.container = container
         run: Callable[[argparse.Namespace, TextIO], int] = args.run
         return run(args, sys.stdout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,6 +27,22 @@ from ..adapters.key_files import (
 )
 from .cli_usage import Parser, UsageError
 from .wire import EXIT_OK
+
+# An RFC 7638 SHA-256 thumbprint, as our kids are: 43 base64url characters.
+_THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def with_kids_attached(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``--drop KID`` written ``--drop=KID`` where KID is a
+    thumbprint: one in 64 begins with "-", which argparse would take for an
+    option ("expected one argument") and the rotation runbook would stop."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--drop" and _THUMBPRINT.fullmatch(arg):
+            joined[-1] = f"--drop={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def add_key_commands(commands: Any) -> None:

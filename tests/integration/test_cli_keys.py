@@ -18,6 +18,7 @@ from wikibot_auth.adapters.key_files import (
     write_private_key,
 )
 from wikibot_auth.entrypoints.cli import main
+from wikibot_auth.entrypoints.cli_keys import with_kids_attached
 
 pytestmark = pytest.mark.usefixtures("clean_cli_env")
 
@@ -98,6 +99,38 @@ def test_drop_retires_a_kept_key(tmp_path, capsys, private_key, other_key):
         capsys, "--key", signer, "--keep", kept, "--drop", kid(other_key)
     )
     assert (code, kids) == (0, [kid(private_key)])
+
+
+def test_a_kid_that_begins_with_a_dash_is_taken_as_the_value_of_drop(
+    tmp_path, capsys, private_key, other_key
+):
+    # One thumbprint in 64 begins with "-": argparse alone refused
+    # "--drop -AbC..." ("expected one argument").
+    dash_kid = "-" + kid(other_key)[1:]
+    code, _, text = publish(
+        capsys,
+        "--key",
+        private_pem(tmp_path, "k.pem", private_key),
+        "--keep",
+        jwks_file(tmp_path, "published.json", other_key),
+        "--drop",
+        dash_kid,
+    )
+    assert code == 2
+    assert f"--drop {dash_kid} names none of the kept keys" in text
+
+
+def test_only_a_thumbprint_is_attached_to_drop():
+    thumb = "-" + "A" * 42
+    assert with_kids_attached(["keys", "publish", "--drop", thumb, "--drop", "x"]) == [
+        "keys",
+        "publish",
+        f"--drop={thumb}",
+        "--drop",
+        "x",
+    ]
+    # a missing value stays an argparse error, never a kid named "--keep"
+    assert with_kids_attached(["--drop", "--keep", "f"]) == ["--drop", "--keep", "f"]
 
 
 @pytest.mark.parametrize("which", ["current", "unknown"])
